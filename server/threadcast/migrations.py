@@ -1,0 +1,65 @@
+"""Schema migrations: alembic revisions that apply the canonical sql/ files."""
+
+from __future__ import annotations
+
+import psycopg
+from alembic import command, context, op
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, pool
+
+from threadcast import sqlfiles
+
+HEAD = "head"
+
+
+def apply_sql(relative: str) -> None:
+    """Run one sql/ file inside the current alembic revision."""
+    text = sqlfiles.read(relative)
+    if context.is_offline_mode():
+        op.execute(text)
+        return
+    # Straight to psycopg: the file is plain SQL and must not be parsed for bind parameters.
+    dbapi = op.get_bind().connection.dbapi_connection
+    dbapi.execute(text)
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(sqlfiles.alembic_dir()))
+    # ConfigParser interpolates %; a URL may contain percent-escapes.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = HEAD, *, sql: bool = False) -> None:
+    command.upgrade(alembic_config(database_url), revision, sql=sql)
+
+
+def downgrade(database_url: str, revision: str = "base", *, sql: bool = False) -> None:
+    command.downgrade(alembic_config(database_url), revision, sql=sql)
+
+
+def current_revision(database_url: str) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    script = ScriptDirectory.from_config(alembic_config("postgresql://unused"))
+    return script.get_current_head() or ""
+
+
+def is_current(database_url: str) -> bool:
+    return current_revision(database_url) == head_revision()
+
+
+__all__ = ["apply_sql", "current_revision", "downgrade", "head_revision", "is_current", "upgrade"]
+_ = psycopg  # psycopg is the driver SQLAlchemy loads for postgresql+psycopg

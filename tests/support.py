@@ -1,0 +1,100 @@
+"""Deterministic fixtures and helpers shared by the tests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import dict_row
+
+
+def fixed_uuid(n: int) -> uuid.UUID:
+    return uuid.UUID(int=n)
+
+
+@dataclass(frozen=True)
+class World:
+    """Org A with an agent; a customer with ticket T in org A; org B with its own agent and
+    ticket; a stranger. Ticket T has one thread with a public and an internal note."""
+
+    org_a: uuid.UUID = fixed_uuid(0xA)
+    org_b: uuid.UUID = fixed_uuid(0xB)
+    customer: uuid.UUID = fixed_uuid(0xC1)
+    agent: uuid.UUID = fixed_uuid(0xA1)
+    other_agent: uuid.UUID = fixed_uuid(0xB1)
+    stranger: uuid.UUID = fixed_uuid(0x51)
+    ticket: uuid.UUID = fixed_uuid(0x7001)
+    other_ticket: uuid.UUID = fixed_uuid(0x7002)
+    thread: uuid.UUID = fixed_uuid(0x7101)
+    public_note: uuid.UUID = fixed_uuid(0x7201)
+    internal_note: uuid.UUID = fixed_uuid(0x7202)
+
+    @property
+    def topic(self) -> str:
+        return f"ticket-threads:{self.ticket}"
+
+
+def seed_world(conn: psycopg.Connection) -> World:
+    w = World()
+    with conn.transaction():
+        conn.execute(
+            "insert into organizations (id, name) values (%s, 'Org A'), (%s, 'Org B')",
+            (w.org_a, w.org_b),
+        )
+        conn.execute(
+            "insert into users (id, display_name) values"
+            " (%s, 'Customer'), (%s, 'Agent A'), (%s, 'Agent B'), (%s, 'Stranger')",
+            (w.customer, w.agent, w.other_agent, w.stranger),
+        )
+        conn.execute(
+            "insert into org_members (org_id, user_id) values (%s, %s), (%s, %s)",
+            (w.org_a, w.agent, w.org_b, w.other_agent),
+        )
+        conn.execute(
+            "insert into tickets (id, org_id, requester_id, subject) values"
+            " (%s, %s, %s, 'Printer on fire'), (%s, %s, %s, 'Other org ticket')",
+            (w.ticket, w.org_a, w.customer, w.other_ticket, w.org_b, w.stranger),
+        )
+        conn.execute(
+            "insert into ticket_threads (id, ticket_id, subject, created_by)"
+            " values (%s, %s, 'Diagnosis', %s)",
+            (w.thread, w.ticket, w.agent),
+        )
+        conn.execute(
+            "insert into ticket_notes (id, thread_id, ticket_id, author_id, body, internal) values"
+            " (%s, %s, %s, %s, 'We are on it', false), (%s, %s, %s, %s, 'Customer is VIP', true)",
+            (w.public_note, w.thread, w.ticket, w.agent,
+             w.internal_note, w.thread, w.ticket, w.agent),
+        )
+    return w
+
+
+@contextmanager
+def as_user(conn: psycopg.Connection, user_id: uuid.UUID | None) -> Iterator[psycopg.Cursor]:
+    """A transaction running as `authenticated` with the user's claims, rolled back after."""
+    claims = {"role": "authenticated"} | ({"sub": str(user_id)} if user_id else {})
+    with conn.transaction(force_rollback=True), conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("set local role authenticated")
+        cur.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+        yield cur
+
+
+def tick(conn: psycopg.Connection) -> int:
+    return conn.execute("select realtime.tick()").fetchone()[0]
+
+
+def read_log(conn: psycopg.Connection, after: tuple[int, int] = (0, 0)) -> list[dict]:
+    """Every event after a position, as the superuser (no RLS), in log order."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        head = tick(conn)
+        cur.execute(
+            "select p.tick_id, p.id, p.topic, p.event, m.payload"
+            " from realtime.positions_after(%s, %s, %s) p join realtime.messages m using (id)"
+            " order by p.tick_id, p.id",
+            (after[0], after[1], head),
+        )
+        return cur.fetchall()
