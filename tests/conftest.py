@@ -18,6 +18,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from threadcast import embedded, migrations
+from tests.servers import RunningServer, start_server
 from tests.support import World, seed_world
 
 
@@ -101,3 +102,13 @@ def world(conn: psycopg.Connection) -> World:
 
 
 __all__ = ["database_url_for", "make_conninfo"]
+
+
+@pytest.fixture
+def live_server(database_url: str) -> Iterator[RunningServer]:
+    """A real threadcast server (uvicorn, loopback) on this test's database."""
+    running = start_server(database_url)
+    try:
+        yield running
+    finally:
+        running.stop()

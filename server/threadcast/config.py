@@ -1,37 +1,63 @@
-"""Settings, read once from the environment (THREADCAST_* and DATABASE_URL)."""
+"""Settings, read once from the environment (DATABASE_URL and THREADCAST_*)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, fields
 
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+DEV_SECRET = "threadcast-dev-secret-change-me-0123456789"
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Every knob, with its environment variable THREADCAST_<NAME> (upper case)."""
+
     database_url: str | None = None
-    jwt_secret: str = "threadcast-dev-secret-change-me-0123456789"
-    retention: timedelta = timedelta(days=7)
     host: str = "127.0.0.1"
     port: int = 8000
-    extra: dict[str, str] = field(default_factory=dict)
+
+    # Auth: HS256 shared secret by default; a PEM public key switches to RS256/ES256.
+    jwt_secret: str = DEV_SECRET
+    jwt_public_key: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = 0
+
+    # Delivery.
+    batch_window_ms: float = 5.0  # wake-ups within this window share one read per identity
+    active_poll_seconds: float = (
+        0.25  # keep polling this long after a wake-up (> the 50 ms throttle)
+    )
+    idle_poll_seconds: float = 1.0  # fallback poll when no NOTIFY arrives
+    queue_size: int = 1000  # frames a connection may have pending before it is reset
+    heartbeat_seconds: float = 15.0
+    retry_ms: int = 1000  # EventSource reconnection hint
+    send_timeout_seconds: float = 10.0
+    retention_seconds: int = 7 * 86400
+    prune_interval_seconds: float = 60.0
+
+    # Limits.
+    max_connections_per_user: int = 20
+    max_subscriptions_per_connection: int = 20
+    connect_attempts_per_ip_per_minute: int = 120
+    max_request_bytes: int = 1_048_576
+    max_query_bytes: int = 8192
+
+    pool_min_size: int = 2
+    pool_max_size: int = 10
 
     @classmethod
-    def from_env(cls) -> Settings:
-        return cls(
-            database_url=os.environ.get("DATABASE_URL") or None,
-            jwt_secret=os.environ.get("THREADCAST_JWT_SECRET", cls.jwt_secret),
-            retention=timedelta(seconds=_env_int("THREADCAST_RETENTION_SECONDS", 7 * 86400)),
-            host=os.environ.get("THREADCAST_HOST", cls.host),
-            port=_env_int("THREADCAST_PORT", cls.port),
-        )
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = "DATABASE_URL" if f.name == "database_url" else f"THREADCAST_{f.name.upper()}"
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            kind = type(f.default) if f.default is not None else str
+            try:
+                values[f.name] = kind(raw)
+            except ValueError as exc:
+                raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from exc
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -63,3 +63,14 @@ def is_current(database_url: str) -> bool:
 
 __all__ = ["apply_sql", "current_revision", "downgrade", "head_revision", "is_current", "upgrade"]
 _ = psycopg  # psycopg is the driver SQLAlchemy loads for postgresql+psycopg
+
+
+class NotMigrated(RuntimeError):
+    """The database is not at the schema this server needs."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(
+            f"the database is not migrated to revision {head_revision()}: run"
+            " `threadcast migrate` (or `alembic upgrade head` with DATABASE_URL set) first"
+        )
+        self.database_url = database_url

@@ -37,3 +37,7 @@ def queries(group: str) -> dict[str, str]:
     text = read(f"queries/{group}.sql")
     parts = re.split(r"^-- ([a-z_]+) --$", text, flags=re.MULTILINE)
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def static_dir() -> Path:
+    return _PACKAGE / "static"

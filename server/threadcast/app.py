@@ -1,0 +1,88 @@
+"""The Starlette application: routes, error handlers, and the lifespan that owns the pool,
+the listener and the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from threadcast import api, db, metrics, migrations, stream
+from threadcast.config import Settings
+from threadcast.errors import HTTPError, handle_http_error
+from threadcast.hub import Hub
+from threadcast.listener import Listener
+from threadcast.ratelimit import Limiter, RequestLimitsMiddleware
+from threadcast.sqlfiles import static_dir
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    listener: Listener = request.app.state.listener
+    ready = listener.connected
+    body = {"status": "ready" if ready else "not ready", "listener": listener.status()}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def index(request: Request) -> RedirectResponse:
+    return RedirectResponse("/static/index.html")
+
+
+def create_app(settings: Settings) -> Starlette:
+    if not settings.database_url:
+        raise ValueError("create_app needs settings.database_url")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        url = settings.database_url
+        assert url is not None
+        if not await asyncio.to_thread(migrations.is_current, url):
+            raise migrations.NotMigrated(url)
+        pool = db.create_pool(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+        await pool.open(wait=True, timeout=30)
+        app.state.pool = pool
+        hub = Hub(pool, settings, app.state.metrics)
+        listener = Listener(url, settings, app.state.metrics, on_wake=hub.wake)
+        app.state.hub = hub
+        app.state.listener = listener
+        await hub.start()
+        await listener.start()
+        try:
+            yield
+        finally:
+            # Streams end first, each with a final frame, so clients resume elsewhere.
+            await hub.close()
+            await listener.stop()
+            await pool.close()
+
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
+            Route("/v1/channels/{channel:str}/stream", stream.endpoint),
+            *api.routes,
+            Mount("/static", StaticFiles(directory=static_dir()), name="static"),
+        ],
+        middleware=[Middleware(RequestLimitsMiddleware, settings=settings)],
+        exception_handlers={HTTPError: handle_http_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics.Metrics()
+    app.state.limiter = Limiter(settings)
+    return app

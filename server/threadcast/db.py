@@ -1,0 +1,76 @@
+"""Connection pool, and running SQL as a user so that row-level security decides."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from threadcast import ThreadcastError
+
+
+class DatabaseError(ThreadcastError):
+    """The database is unreachable or misconfigured."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What RLS reads about a caller: role and user id, nothing else.
+
+    Two tokens of one user (different iat/exp) give equal identities, so their connections
+    share one read per batch.
+    """
+
+    sub: uuid.UUID
+    role: str = "authenticated"
+
+    @property
+    def claims_json(self) -> str:
+        return json.dumps({"sub": str(self.sub), "role": self.role}, separators=(",", ":"))
+
+
+def create_pool(
+    database_url: str, *, min_size: int = 2, max_size: int = 10
+) -> AsyncConnectionPool:
+    """A pool to open in the app's lifespan (`await pool.open(wait=True)`)."""
+    return AsyncConnectionPool(
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        check=AsyncConnectionPool.check_connection,
+        # Every pooled connection: autocommit, rows as dicts (transactions are explicit).
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        name="threadcast",
+    )
+
+
+async def become(conn: AsyncConnection, identity: Identity) -> None:
+    """Inside a transaction: run the rest of it as the user (SET LOCAL ROLE + claims)."""
+    await conn.execute(
+        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+        (identity.role, identity.claims_json),
+    )
+
+
+@asynccontextmanager
+async def as_identity(
+    pool: AsyncConnectionPool, identity: Identity
+) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction running as the user; committed on success."""
+    async with pool.connection() as conn, conn.transaction():
+        await become(conn, identity)
+        yield conn
+
+
+@asynccontextmanager
+async def as_server(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
+    """A connection as the server's own role, for routing and bookkeeping (no user data)."""
+    async with pool.connection() as conn:
+        yield conn

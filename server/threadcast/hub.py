@@ -1,0 +1,410 @@
+"""The hub: turns new log positions into SSE frames for every open connection.
+
+Concurrency model (one event loop, so "synchronous" below means "no await in between"):
+
+* One dispatcher task owns `position`, the last log position fanned out to live connections.
+  Per batch it (1) asks the database for new positions, (2) reads the payloads once per
+  identity group *as that user* — RLS filters — with awaits, then (3) synchronously builds each
+  visible event's frame once per group, queues it on every live connection of the group that
+  wants it, and advances `position`.
+* A new connection with a cursor catches up on its own: it reads (cursor, position] as its user,
+  then, synchronously, either goes live (cursor == position) or reads again. Because fan-out and
+  the switch to live never interleave, each event reaches a connection exactly once: by catch-up
+  if it is at or before the position where the connection went live, by fan-out if after.
+* A connection's queue is bounded. When it is full the hub drops what was queued (never sent, so
+  the client's Last-Event-ID is still right) and queues a `reset`; the stream sends it and ends,
+  and the client resumes by Last-Event-ID. A slow client never blocks the dispatcher.
+* A failed read for one identity resets that identity's connections and nobody else's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from threadcast.config import Settings
+from threadcast.db import Identity, as_identity, as_server
+from threadcast.metrics import Metrics
+from threadcast.sqlfiles import queries
+from threadcast.subscriptions import Catalog, Subscription
+
+log = logging.getLogger(__name__)
+
+Position = tuple[int, int]  # (tick_id, message id): the log's total order
+CHUNK = 2000
+CATALOG_TTL_SECONDS = 10.0
+
+
+def format_position(position: Position) -> str:
+    return f"{position[0]}-{position[1]}"
+
+
+def frame(event: str, data: str, position: Position | None = None) -> bytes:
+    """One SSE frame. `data` is a single line of JSON: jsonb's text form never has newlines,
+    so a note body cannot end the frame early or forge another one."""
+    head = f"id: {format_position(position)}\n" if position is not None else ""
+    return f"{head}event: {event}\ndata: {data}\n\n".encode()
+
+
+def system_frame(kind: str, message: str, position: Position | None = None, **extra: Any) -> bytes:
+    body = {"type": kind, "message": message, **extra}
+    return frame("system", json.dumps(body, separators=(",", ":")), position)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    position: Position
+    topic: str
+    event: str
+
+
+@dataclass(eq=False)
+class Connection:
+    identity: Identity
+    subscription: Subscription
+    queue: asyncio.Queue[bytes]
+    live: bool = False
+    closed: bool = False
+
+    @property
+    def topic(self) -> str:
+        return self.subscription.channel
+
+    def push(self, data: bytes) -> bool:
+        """Queue a frame; False if the queue overflowed (the connection is then reset)."""
+        if self.closed:
+            return False
+        try:
+            self.queue.put_nowait(data)
+        except asyncio.QueueFull:
+            self.reset("slow_consumer", "you fell behind; reconnect with Last-Event-ID to resume")
+            return False
+        return True
+
+    def reset(self, reason: str, message: str) -> None:
+        """End the stream with a reset; unsent frames are dropped, so nothing is skipped."""
+        if self.closed:
+            return
+        self.closed = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(system_frame("reset", message, reason=reason))
+
+
+@dataclass
+class Group:
+    """Open connections of one identity: they share one read and one frame per event."""
+
+    identity: Identity
+    connections: set[Connection] = field(default_factory=set)
+
+    def topics(self) -> set[str]:
+        return {c.topic for c in self.connections}
+
+
+@dataclass
+class DecodedEvent:
+    entry: LogEntry
+    payload_text: str
+    payload: dict[str, Any]
+
+
+class Hub:
+    def __init__(self, pool: AsyncConnectionPool, settings: Settings, metrics: Metrics) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.metrics = metrics
+        self.groups: dict[Identity, Group] = {}
+        self.position: Position = (0, 0)
+        self.advanced = asyncio.Condition()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._catalog: Catalog | None = None
+        self._catalog_loaded_at = 0.0
+        self._reads = asyncio.Semaphore(max(1, settings.pool_max_size - 2))
+        self.q = queries("relay")
+
+    # Lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        async with as_server(self.pool) as conn:
+            row = await (await conn.execute(self.q["head"])).fetchone()
+            assert row is not None
+            self.position = (row["tick_id"], row["id"])
+        self._tasks = [
+            asyncio.create_task(self._dispatch_forever(), name="hub-dispatch"),
+            asyncio.create_task(self._prune_forever(), name="hub-prune"),
+        ]
+
+    async def close(self) -> None:
+        self._closing = True
+        for group in list(self.groups.values()):
+            for conn in list(group.connections):
+                conn.reset("shutdown", "server shutting down; reconnect with Last-Event-ID")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def wake(self) -> None:
+        """Called by the listener on NOTIFY, after reconnecting, and on its poll timer."""
+        self._wake.set()
+
+    async def catalog(self) -> Catalog:
+        if (
+            self._catalog is None
+            or time.monotonic() - self._catalog_loaded_at > CATALOG_TTL_SECONDS
+        ):
+            async with as_server(self.pool) as conn:
+                self._catalog = await Catalog.load(conn)
+            self._catalog_loaded_at = time.monotonic()
+        return self._catalog
+
+    # Connections -----------------------------------------------------------------------------
+
+    def register(self, identity: Identity, subscription: Subscription) -> Connection:
+        conn = Connection(identity, subscription, asyncio.Queue(self.settings.queue_size))
+        self.groups.setdefault(identity, Group(identity)).connections.add(conn)
+        self._update_gauges()
+        return conn
+
+    def unregister(self, conn: Connection) -> None:
+        conn.closed = True
+        group = self.groups.get(conn.identity)
+        if group is not None:
+            group.connections.discard(conn)
+            if not group.connections:
+                del self.groups[conn.identity]
+        self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        conns = [c for g in self.groups.values() for c in g.connections]
+        self.metrics.connections.set(len(conns))
+        self.metrics.subscriptions.set(sum(len(c.subscription.bindings) for c in conns))
+        self.metrics.identity_groups.set(len(self.groups))
+
+    def go_live(self, conn: Connection) -> None:
+        """From now on the dispatcher delivers to `conn`; tell the client, with the position it
+        would resume from. Synchronous, so no batch can slip between the two."""
+        conn.live = True
+        conn.push(
+            system_frame(
+                "subscribed",
+                f"live on {conn.topic}",
+                self.position,
+                channel=conn.topic,
+                bindings=len(conn.subscription.bindings),
+            )
+        )
+
+    async def cursor_state(self, position: Position) -> str:
+        async with as_server(self.pool) as conn:
+            row = await (
+                await conn.execute(self.q["cursor_state"], {"tick": position[0]})
+            ).fetchone()
+        return row["state"] if row else "unknown"
+
+    async def catch_up(self, conn: Connection, cursor: Position) -> None:
+        """Deliver everything after `cursor`, then make the connection live (see module doc)."""
+        while not conn.closed:
+            target = self.position
+            if cursor > target:
+                # The client saw more than this replica has fanned out yet: wait for it.
+                with contextlib.suppress(TimeoutError):
+                    async with self.advanced:
+                        await asyncio.wait_for(self.advanced.wait(), timeout=1.0)
+                continue
+            if cursor == target:
+                self.go_live(conn)
+                return
+            fetched = await self._positions(cursor, target, topics=[conn.topic])
+            entries = [e for e in fetched if e.position <= target]
+            if entries:
+                events = await self._read_as(conn.identity, entries)
+                for event in coalesce_progress(events):
+                    if conn.subscription.wants(event.entry.event, event.payload):
+                        if not conn.push(
+                            frame(event.entry.event, event.payload_text, event.entry.position)
+                        ):
+                            return
+                        self.metrics.events_delivered.inc()
+            # A full chunk that ended before the target means there is more to read.
+            full_chunk = len(fetched) == CHUNK and len(entries) == len(fetched)
+            cursor = entries[-1].position if full_chunk else target
+
+    # Dispatch --------------------------------------------------------------------------------
+
+    async def _dispatch_forever(self) -> None:
+        window = self.settings.batch_window_ms / 1000
+        active_until = 0.0
+        failures = 0
+        while not self._closing:
+            idle = time.monotonic() > active_until
+            timeout = self.settings.idle_poll_seconds if idle else window
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            if self._wake.is_set():
+                # A wake-up: writers that stayed quiet under the NOTIFY throttle may commit
+                # for a while yet, so poll at the batch window until things go quiet.
+                active_until = time.monotonic() + self.settings.active_poll_seconds
+                self._wake.clear()
+                await asyncio.sleep(window)  # coalesce wake-ups into one read
+            try:
+                if await self.pump():
+                    active_until = time.monotonic() + self.settings.active_poll_seconds
+                failures = 0
+            except (psycopg.Error, OSError) as exc:
+                failures += 1
+                log.warning("hub: reading the log failed (%s); retrying", exc)
+                await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+
+    async def pump(self) -> bool:
+        """Fan out everything new in the log; True if there was anything."""
+        async with as_server(self.pool) as conn:
+            row = await (await conn.execute(self.q["tick"])).fetchone()
+        assert row is not None
+        head_tick = row["tick_id"]
+        # The dispatcher always finishes a tick, so nothing is new unless the head moved.
+        if head_tick <= self.position[0]:
+            return False
+        while True:
+            entries = await self._positions(self.position, (head_tick, 0), topics=None)
+            if entries:
+                self.metrics.batch_size.observe(len(entries))
+                await self._fan_out(entries)
+            if len(entries) < CHUNK:
+                break
+        async with self.advanced:
+            self.advanced.notify_all()
+        return True
+
+    async def _positions(
+        self, after: Position, upto: Position, topics: list[str] | None
+    ) -> list[LogEntry]:
+        params = {
+            "after_tick": after[0],
+            "after_id": after[1],
+            "upto_tick": upto[0],
+            "topics": topics,
+            "limit": CHUNK,
+        }
+        async with as_server(self.pool) as conn:
+            rows = await (await conn.execute(self.q["positions_after"], params)).fetchall()
+        return [LogEntry((r["tick_id"], r["id"]), r["topic"], r["event"]) for r in rows]
+
+    async def _read_as(self, identity: Identity, entries: list[LogEntry]) -> list[DecodedEvent]:
+        """The entries this identity may see, in log order, read under its RLS."""
+        async with self._reads, as_identity(self.pool, identity) as conn:
+            rows = await (
+                await conn.execute(
+                    self.q["read_as_user"], {"ids": [e.position[1] for e in entries]}
+                )
+            ).fetchall()
+        self.metrics.reads.inc()
+        self.metrics.events_read.inc(len(rows))
+        visible = {row["id"]: row["payload"] for row in rows}
+        return [
+            DecodedEvent(e, visible[e.position[1]], json.loads(visible[e.position[1]]))
+            for e in entries
+            if e.position[1] in visible
+        ]
+
+    async def _fan_out(self, entries: list[LogEntry]) -> None:
+        end = entries[-1].position
+        by_topic: dict[str, list[LogEntry]] = defaultdict(list)
+        for entry in entries:
+            by_topic[entry.topic].append(entry)
+
+        groups = list(self.groups.values())
+        wanted = {
+            g.identity: sorted(
+                (e for topic in g.topics() for e in by_topic.get(topic, ())),
+                key=lambda e: e.position,
+            )
+            for g in groups
+        }
+        reads = [(g, wanted[g.identity]) for g in groups if wanted[g.identity]]
+        results = await asyncio.gather(
+            *(self._read_as(g.identity, group_entries) for g, group_entries in reads),
+            return_exceptions=True,
+        )
+
+        # From here to the end: no awaits (see the module docstring).
+        now = dt.datetime.now(dt.UTC)
+        lag_observed: set[int] = set()
+        for (group, _), result in zip(reads, results, strict=True):
+            live = [c for c in group.connections if c.live and not c.closed]
+            if isinstance(result, BaseException):
+                self.metrics.read_errors.inc()
+                log.warning("hub: read as %s failed: %s", group.identity.sub, result)
+                for conn in live:
+                    conn.reset("read_failed", "could not read events for you; reconnect to resume")
+                continue
+            for event in coalesce_progress(result):
+                self._observe_lag(event, now, lag_observed)
+                data = frame(event.entry.event, event.payload_text, event.entry.position)
+                for conn in live:
+                    if conn.topic == event.entry.topic and conn.subscription.wants(
+                        event.entry.event, event.payload
+                    ):
+                        if conn.push(data):
+                            self.metrics.events_delivered.inc()
+                        else:
+                            self.metrics.resets.labels(reason="slow_consumer").inc()
+        self.position = end
+
+    def _observe_lag(self, event: DecodedEvent, now: dt.datetime, seen: set[int]) -> None:
+        message_id = event.entry.position[1]
+        stamp = event.payload.get("commit_timestamp")
+        if message_id in seen or not isinstance(stamp, str):
+            return
+        seen.add(message_id)
+        with contextlib.suppress(ValueError):
+            self.metrics.delivery_lag.observe(
+                max(0.0, (now - dt.datetime.fromisoformat(stamp)).total_seconds())
+            )
+
+    # Retention -------------------------------------------------------------------------------
+
+    async def _prune_forever(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.settings.prune_interval_seconds)
+            try:
+                async with as_server(self.pool) as conn:
+                    await conn.execute(
+                        self.q["prune"], {"seconds": self.settings.retention_seconds}
+                    )
+            except psycopg.Error as exc:
+                log.warning("hub: pruning the log failed: %s", exc)
+
+
+def coalesce_progress(events: Iterable[DecodedEvent]) -> list[DecodedEvent]:
+    """Drop an AI `processing` event when a later AI event for the same thread follows in the
+    same batch; started, completed and failed are never dropped."""
+    events = list(events)
+    latest: dict[str, int] = {}
+    for index, event in enumerate(events):
+        if event.entry.event == "ai_status":
+            latest[str(event.payload.get("threadId"))] = index
+    return [
+        event
+        for index, event in enumerate(events)
+        if not (
+            event.entry.event == "ai_status"
+            and event.payload.get("status") == "processing"
+            and latest[str(event.payload.get("threadId"))] != index
+        )
+    ]

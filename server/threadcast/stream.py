@@ -1,0 +1,158 @@
+"""GET /v1/channels/{channel}/stream: an SSE stream of one channel, as the caller.
+
+Order of checks: connect rate (429), token (401), subscription (400), channel access as the
+user (403), Last-Event-ID (400), connections per user (429). Then: catch up from the cursor,
+say `subscribed`, and relay frames the hub queues until the client leaves, the token expires,
+the connection is reset, or the server shuts down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+
+import anyio
+import psycopg
+from psycopg import sql
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+
+from threadcast import auth, subscriptions
+from threadcast.db import Identity, as_identity
+from threadcast.errors import HTTPError
+from threadcast.hub import Connection, Hub, Position, format_position, system_frame
+
+log = logging.getLogger(__name__)
+
+CURSOR_RE = re.compile(r"^(\d{1,18})-(\d{1,18})$")
+SHUTDOWN_GRACE_SECONDS = 1.0
+
+
+def parse_cursor(raw: str | None) -> Position | None:
+    if raw is None or raw == "":
+        return None
+    match = CURSOR_RE.match(raw.strip())
+    if not match:
+        raise HTTPError(
+            400, "bad_last_event_id", f"invalid Last-Event-ID {raw[:60]!r}: expected <tick>-<id>"
+        )
+    return int(match[1]), int(match[2])
+
+
+async def authorize_channel(
+    request: Request, identity: Identity, subscription: subscriptions.Subscription
+) -> None:
+    info = subscription.channel_info
+    # Both names come from realtime.channels, which only the database owner writes.
+    query = sql.SQL("select {}(%s::{}) as allowed").format(
+        sql.SQL(info.authorize_function), sql.SQL(info.argument_type)
+    )
+    try:
+        async with as_identity(request.app.state.pool, identity) as conn:
+            row = await (await conn.execute(query, (subscription.key,))).fetchone()
+    except psycopg.errors.DataError as exc:
+        raise HTTPError(400, "bad_channel", f"invalid channel {subscription.channel!r}") from exc
+    if not row or row["allowed"] is not True:
+        raise HTTPError(403, "forbidden", f"you may not subscribe to {subscription.channel!r}")
+
+
+async def endpoint(request: Request) -> EventSourceResponse:
+    app = request.app
+    settings = app.state.settings
+    hub: Hub = app.state.hub
+    client_ip = request.client.host if request.client else "unknown"
+    app.state.limiter.check_connect_attempt(client_ip)
+    try:
+        principal = auth.authenticate(request, settings)
+    except auth.AuthError as exc:
+        raise HTTPError(401, "unauthorized", exc.message) from exc
+
+    catalog = await hub.catalog()
+    specs = request.query_params.getlist("on")
+    subscription = subscriptions.parse(
+        request.path_params["channel"], specs, catalog, settings.max_subscriptions_per_connection
+    )
+    await authorize_channel(request, principal.identity, subscription)
+    cursor = parse_cursor(
+        request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    )
+
+    app.state.limiter.acquire_connection(principal.identity.sub)
+    try:
+        conn = hub.register(principal.identity, subscription)
+    except BaseException:
+        app.state.limiter.release_connection(principal.identity.sub)
+        raise
+    shutdown = anyio.Event()
+    return EventSourceResponse(
+        relay(request, hub, conn, cursor, principal.expires_at, shutdown),
+        ping=settings.heartbeat_seconds,
+        send_timeout=settings.send_timeout_seconds,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        shutdown_event=shutdown,
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
+    )
+
+
+async def relay(
+    request: Request,
+    hub: Hub,
+    conn: Connection,
+    cursor: Position | None,
+    expires_at: float,
+    shutdown: anyio.Event,
+) -> AsyncIterator[bytes]:
+    """The frames of one stream. Ends on disconnect (sse-starlette cancels it), expiry,
+    reset or shutdown; always unregisters."""
+    settings = request.app.state.settings
+    catching_up: asyncio.Task[None] | None = None
+    try:
+        yield f"retry: {settings.retry_ms}\n\n".encode()
+        state = "ok" if cursor is None else await hub.cursor_state(cursor)
+        if cursor is None:
+            hub.go_live(conn)
+        elif state == "ok":
+            # Catch-up fills the queue while this generator drains it, so a long replay
+            # streams instead of overflowing.
+            catching_up = asyncio.create_task(hub.catch_up(conn, cursor))
+        else:
+            # Older than retention, or from another database: a gap the client must fill by
+            # refetching. It continues from here.
+            hub.metrics.resets.labels(reason=f"cursor_{state}").inc()
+            conn.push(
+                system_frame(
+                    "reset",
+                    "your position is no longer in the log; refetch and continue from here",
+                    hub.position,
+                    reason=f"cursor_{state}",
+                )
+            )
+            hub.go_live(conn)
+        while True:
+            remaining = expires_at - time.time()
+            if remaining <= 0:
+                yield system_frame("expired", "your token expired; reconnect with a new one")
+                return
+            if shutdown.is_set() and conn.queue.empty():
+                yield system_frame("shutdown", "server shutting down; reconnect to resume")
+                return
+            try:
+                data = await asyncio.wait_for(conn.queue.get(), timeout=min(remaining, 1.0))
+            except TimeoutError:
+                if catching_up is not None and catching_up.done() and catching_up.exception():
+                    raise catching_up.exception()  # type: ignore[misc]
+                continue
+            yield data
+            if conn.closed and conn.queue.empty():
+                return  # that was a reset
+    finally:
+        if catching_up is not None:
+            catching_up.cancel()
+        hub.unregister(conn)
+        request.app.state.limiter.release_connection(conn.identity.sub)
+
+
+__all__ = ["endpoint", "format_position", "parse_cursor"]
