@@ -67,8 +67,16 @@ def seed_world(conn: psycopg.Connection) -> World:
         conn.execute(
             "insert into ticket_notes (id, thread_id, ticket_id, author_id, body, internal) values"
             " (%s, %s, %s, %s, 'We are on it', false), (%s, %s, %s, %s, 'Customer is VIP', true)",
-            (w.public_note, w.thread, w.ticket, w.agent,
-             w.internal_note, w.thread, w.ticket, w.agent),
+            (
+                w.public_note,
+                w.thread,
+                w.ticket,
+                w.agent,
+                w.internal_note,
+                w.thread,
+                w.ticket,
+                w.agent,
+            ),
         )
     return w
 
@@ -98,3 +106,21 @@ def read_log(conn: psycopg.Connection, after: tuple[int, int] = (0, 0)) -> list[
             (after[0], after[1], head),
         )
         return cur.fetchall()
+
+
+def add_note(
+    conn: psycopg.Connection,
+    world: World,
+    body: str,
+    *,
+    internal: bool = False,
+    author: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Insert a note on the world's thread (as the superuser: triggers fire all the same)."""
+    row = conn.execute(
+        "insert into ticket_notes (thread_id, ticket_id, author_id, body, internal)"
+        " values (%s, %s, %s, %s, %s) returning id",
+        (world.thread, world.ticket, author or world.agent, body, internal),
+    ).fetchone()
+    assert row is not None
+    return row[0]

@@ -35,9 +35,7 @@ class Identity:
         return json.dumps({"sub": str(self.sub), "role": self.role}, separators=(",", ":"))
 
 
-def create_pool(
-    database_url: str, *, min_size: int = 2, max_size: int = 10
-) -> AsyncConnectionPool:
+def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 10) -> AsyncConnectionPool:
     """A pool to open in the app's lifespan (`await pool.open(wait=True)`)."""
     return AsyncConnectionPool(
         database_url,

@@ -219,6 +219,14 @@ class Hub:
 
     async def catch_up(self, conn: Connection, cursor: Position) -> None:
         """Deliver everything after `cursor`, then make the connection live (see module doc)."""
+        try:
+            await self._catch_up(conn, cursor)
+        except psycopg.Error as exc:
+            log.warning("hub: catch-up for %s failed: %s", conn.identity.sub, exc)
+            self.metrics.resets.labels(reason="read_failed").inc()
+            conn.reset("read_failed", "could not read your missed events; reconnect to resume")
+
+    async def _catch_up(self, conn: Connection, cursor: Position) -> None:
         while not conn.closed:
             target = self.position
             if cursor > target:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import psycopg
 from alembic import command, context, op
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -59,10 +58,6 @@ def head_revision() -> str:
 
 def is_current(database_url: str) -> bool:
     return current_revision(database_url) == head_revision()
-
-
-__all__ = ["apply_sql", "current_revision", "downgrade", "head_revision", "is_current", "upgrade"]
-_ = psycopg  # psycopg is the driver SQLAlchemy loads for postgresql+psycopg
 
 
 class NotMigrated(RuntimeError):

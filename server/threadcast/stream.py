@@ -142,8 +142,6 @@ async def relay(
             try:
                 data = await asyncio.wait_for(conn.queue.get(), timeout=min(remaining, 1.0))
             except TimeoutError:
-                if catching_up is not None and catching_up.done() and catching_up.exception():
-                    raise catching_up.exception()  # type: ignore[misc]
                 continue
             yield data
             if conn.closed and conn.queue.empty():

@@ -210,7 +210,8 @@ def parse_channel(channel: str, catalog: Catalog) -> tuple[ChannelInfo, str]:
     match = CHANNEL_RE.match(channel)
     if not match:
         raise bad_request(
-            f"invalid channel {channel[:100]!r}: expected <prefix>:<key>, e.g. ticket-threads:<uuid>"
+            f"invalid channel {channel[:100]!r}:"
+            " expected <prefix>:<key>, e.g. ticket-threads:<uuid>"
         )
     info = catalog.channels.get(match["prefix"])
     if info is None:
