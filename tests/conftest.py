@@ -17,9 +17,9 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from threadcast import embedded, migrations
 from tests.servers import RunningServer, start_server
 from tests.support import World, seed_world
+from threadcast import embedded, migrations
 
 
 def _server_url() -> str:

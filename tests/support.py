@@ -6,7 +6,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import dict_row
@@ -16,22 +15,21 @@ def fixed_uuid(n: int) -> uuid.UUID:
     return uuid.UUID(int=n)
 
 
-@dataclass(frozen=True)
 class World:
     """Org A with an agent; a customer with ticket T in org A; org B with its own agent and
     ticket; a stranger. Ticket T has one thread with a public and an internal note."""
 
-    org_a: uuid.UUID = fixed_uuid(0xA)
-    org_b: uuid.UUID = fixed_uuid(0xB)
-    customer: uuid.UUID = fixed_uuid(0xC1)
-    agent: uuid.UUID = fixed_uuid(0xA1)
-    other_agent: uuid.UUID = fixed_uuid(0xB1)
-    stranger: uuid.UUID = fixed_uuid(0x51)
-    ticket: uuid.UUID = fixed_uuid(0x7001)
-    other_ticket: uuid.UUID = fixed_uuid(0x7002)
-    thread: uuid.UUID = fixed_uuid(0x7101)
-    public_note: uuid.UUID = fixed_uuid(0x7201)
-    internal_note: uuid.UUID = fixed_uuid(0x7202)
+    org_a = fixed_uuid(0xA)
+    org_b = fixed_uuid(0xB)
+    customer = fixed_uuid(0xC1)
+    agent = fixed_uuid(0xA1)
+    other_agent = fixed_uuid(0xB1)
+    stranger = fixed_uuid(0x51)
+    ticket = fixed_uuid(0x7001)
+    other_ticket = fixed_uuid(0x7002)
+    thread = fixed_uuid(0x7101)
+    public_note = fixed_uuid(0x7201)
+    internal_note = fixed_uuid(0x7202)
 
     @property
     def topic(self) -> str:

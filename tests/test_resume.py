@@ -140,7 +140,8 @@ def test_slow_consumer_is_reset_while_a_fast_one_keeps_receiving(
         slow = socket.create_connection(("127.0.0.1", server.port))
         slow.sendall(
             f"GET /v1/channels/{world.topic}/stream HTTP/1.1\r\nHost: x\r\n"
-            f"Authorization: Bearer {server.token(world.agent)}\r\nConnection: close\r\n\r\n".encode()
+            f"Authorization: Bearer {server.token(world.agent)}\r\n"
+            "Connection: close\r\n\r\n".encode()
         )
         # 30 MB: more than loopback socket buffers and the 100-frame queue can hold.
         body, count = "x" * 50_000, 600
