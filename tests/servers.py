@@ -41,6 +41,11 @@ class RunningServer:
     def stop(self) -> None:
         if self.stopped:
             return
+        # Under `threadcast serve`, SIGTERM reaches the streams through sse-starlette; a server
+        # in a thread gets no signal, so end the streams the way the hub does on shutdown.
+        state = self.server.config.app.state
+        if hasattr(state, "loop"):
+            state.loop.call_soon_threadsafe(state.hub.begin_shutdown)
         self.server.should_exit = True
         self.thread.join(timeout=15)
         self.stopped = True

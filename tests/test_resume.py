@@ -169,3 +169,15 @@ def test_slow_consumer_is_reset_while_a_fast_one_keeps_receiving(
         fast.close()
     finally:
         server.stop()
+
+
+def test_graceful_shutdown_ends_streams_with_a_shutdown_event(
+    database_url: str, world: World
+) -> None:
+    server = start_server(database_url)
+    reader = reader_for(server, world, world.agent)
+    started = time.monotonic()
+    server.stop()
+    assert reader.ended.wait(10)
+    assert time.monotonic() - started < 5, "streams must end promptly, not at the shutdown timeout"
+    assert system_type(reader.events[-1]) == "shutdown"

@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> Starlette:
         listener = Listener(url, settings, app.state.metrics, on_wake=hub.wake)
         app.state.hub = hub
         app.state.listener = listener
+        app.state.loop = asyncio.get_running_loop()
         await hub.start()
         await listener.start()
         try:

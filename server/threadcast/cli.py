@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import uuid
 
@@ -11,7 +12,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from threadcast import auth, demo, embedded, migrations
+from threadcast import auth, demo, embedded, logs, migrations
 from threadcast.config import DEV_SECRET, Settings
 
 log = logging.getLogger("threadcast")
@@ -102,6 +103,11 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="threadcast", description=__doc__)
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("THREADCAST_LOG_FORMAT", "text"),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser(
@@ -129,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
+    logs.configure(args.log_format, getattr(args, "log_level", "info"))
     return int(args.func(args))
 
 

@@ -92,14 +92,15 @@ class Connection:
             return False
         return True
 
-    def reset(self, reason: str, message: str) -> None:
-        """End the stream with a reset; unsent frames are dropped, so nothing is skipped."""
+    def reset(self, reason: str, message: str, kind: str = "reset") -> None:
+        """End the stream with a system frame (`reset`, or `shutdown`); unsent frames are
+        dropped, so the client's Last-Event-ID still points at what it really received."""
         if self.closed:
             return
         self.closed = True
         while not self.queue.empty():
             self.queue.get_nowait()
-        self.queue.put_nowait(system_frame("reset", message, reason=reason))
+        self.queue.put_nowait(system_frame(kind, message, reason=reason))
 
 
 @dataclass
@@ -148,16 +149,26 @@ class Hub:
             asyncio.create_task(self._prune_forever(), name="hub-prune"),
         ]
 
-    async def close(self) -> None:
+    def begin_shutdown(self) -> None:
+        """End every stream with a `shutdown` frame so clients resume on another replica."""
         self._closing = True
         for group in list(self.groups.values()):
             for conn in list(group.connections):
-                conn.reset("shutdown", "server shutting down; reconnect with Last-Event-ID")
+                conn.reset(
+                    "shutdown", "server shutting down; reconnect with Last-Event-ID", "shutdown"
+                )
+
+    async def close(self) -> None:
+        self.begin_shutdown()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     def wake(self) -> None:
         """Called by the listener on NOTIFY, after reconnecting, and on its poll timer."""

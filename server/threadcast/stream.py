@@ -63,6 +63,10 @@ async def endpoint(request: Request) -> EventSourceResponse:
     app = request.app
     settings = app.state.settings
     hub: Hub = app.state.hub
+    if hub.closing:
+        raise HTTPError(
+            503, "shutting_down", "server is shutting down", headers={"Retry-After": "1"}
+        )
     client_ip = request.client.host if request.client else "unknown"
     app.state.limiter.check_connect_attempt(client_ip)
     try:
@@ -109,6 +113,10 @@ async def relay(
     reset or shutdown; always unregisters."""
     settings = request.app.state.settings
     catching_up: asyncio.Task[None] | None = None
+    opened = time.monotonic()
+    frames = 0
+    fields = {"sub": str(conn.identity.sub), "channel": conn.topic, "resume": cursor is not None}
+    log.info("stream opened", extra=fields)
     try:
         yield f"retry: {settings.retry_ms}\n\n".encode()
         state = "ok" if cursor is None else await hub.cursor_state(cursor)
@@ -144,6 +152,7 @@ async def relay(
             except TimeoutError:
                 continue
             yield data
+            frames += 1
             if conn.closed and conn.queue.empty():
                 return  # that was a reset
     finally:
@@ -151,6 +160,8 @@ async def relay(
             catching_up.cancel()
         hub.unregister(conn)
         request.app.state.limiter.release_connection(conn.identity.sub)
+        duration = round(time.monotonic() - opened, 3)
+        log.info("stream closed", extra=fields | {"frames": frames, "seconds": duration})
 
 
 __all__ = ["endpoint", "format_position", "parse_cursor"]
