@@ -141,6 +141,9 @@ class Hub:
 
     async def start(self) -> None:
         async with as_server(self.pool) as conn:
+            # Tick first: what was committed before this server started is history, to be
+            # replayed by cursor, not news for its first subscribers.
+            await conn.execute(self.q["tick"])
             row = await (await conn.execute(self.q["head"])).fetchone()
             assert row is not None
             self.position = (row["tick_id"], row["id"])
