@@ -181,3 +181,27 @@ def test_graceful_shutdown_ends_streams_with_a_shutdown_event(
     assert reader.ended.wait(10)
     assert time.monotonic() - started < 5, "streams must end promptly, not at the shutdown timeout"
     assert system_type(reader.events[-1]) == "shutdown"
+
+
+def test_a_connection_that_goes_live_while_a_batch_is_being_read_still_gets_that_batch(
+    live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    agent = reader_for(live_server, world, world.agent)
+    # Make the agent's reads slow (a restrictive policy sleeping per row for them only), so
+    # the customer subscribes while the batch below is being read for the agent.
+    conn.execute(
+        "create policy slow_agent on realtime.messages as restrictive for select to authenticated"
+        f" using (case when realtime.uid() = '{world.agent}' then pg_sleep(1) is not null"
+        " else true end)"
+    )
+    add_note(conn, world, "during the slow read")
+    time.sleep(0.3)
+    customer = reader_for(live_server, world, world.customer)
+    subscribed_at = customer.last_id()
+    customer.wait_for(lambda _: customer.bodies() == ["during the slow read"], timeout=10)
+    event_id = next(e.id for e in customer.events if e.event == "postgres_changes")
+    assert tuple(map(int, event_id.split("-"))) > tuple(map(int, subscribed_at.split("-")))
+    agent.wait_for(lambda _: agent.bodies() == ["during the slow read"], timeout=10)
+    conn.execute("drop policy slow_agent on realtime.messages")
+    agent.close()
+    customer.close()

@@ -76,6 +76,8 @@ class Connection:
     queue: asyncio.Queue[bytes]
     live: bool = False
     closed: bool = False
+    announced: bool = False  # the `subscribed` frame was sent
+    catching_up: asyncio.Task[None] | None = None
 
     @property
     def topic(self) -> str:
@@ -195,8 +197,15 @@ class Hub:
         self._update_gauges()
         return conn
 
+    def start_catch_up(self, conn: Connection, cursor: Position) -> None:
+        """Catch `conn` up from `cursor` in the background, then make it live."""
+        conn.live = False
+        conn.catching_up = asyncio.create_task(self.catch_up(conn, cursor))
+
     def unregister(self, conn: Connection) -> None:
         conn.closed = True
+        if conn.catching_up is not None:
+            conn.catching_up.cancel()
         group = self.groups.get(conn.identity)
         if group is not None:
             group.connections.discard(conn)
@@ -214,6 +223,9 @@ class Hub:
         """From now on the dispatcher delivers to `conn`; tell the client, with the position it
         would resume from. Synchronous, so no batch can slip between the two."""
         conn.live = True
+        if conn.announced:
+            return
+        conn.announced = True
         conn.push(
             system_frame(
                 "subscribed",
@@ -351,6 +363,8 @@ class Hub:
             by_topic[entry.topic].append(entry)
 
         groups = list(self.groups.values())
+        # What this batch's reads cover; a connection that arrives while they run is not.
+        covered = {(g.identity, topic) for g in groups for topic in g.topics()}
         wanted = {
             g.identity: sorted(
                 (e for topic in g.topics() for e in by_topic.get(topic, ())),
@@ -386,6 +400,16 @@ class Hub:
                             self.metrics.events_delivered.inc()
                         else:
                             self.metrics.resets.labels(reason="slow_consumer").inc()
+        for group in self.groups.values():
+            for conn in group.connections:
+                if (
+                    conn.live
+                    and conn.topic in by_topic
+                    and (group.identity, conn.topic) not in covered
+                ):
+                    # It went live during the reads above, so this batch was not read for it:
+                    # catch it up from where it went live (the position before this batch).
+                    self.start_catch_up(conn, self.position)
         self.position = end
 
     def _observe_lag(self, event: DecodedEvent, now: dt.datetime, seen: set[int]) -> None:

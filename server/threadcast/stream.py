@@ -112,7 +112,6 @@ async def relay(
     """The frames of one stream. Ends on disconnect (sse-starlette cancels it), expiry,
     reset or shutdown; always unregisters."""
     settings = request.app.state.settings
-    catching_up: asyncio.Task[None] | None = None
     opened = time.monotonic()
     frames = 0
     fields = {"sub": str(conn.identity.sub), "channel": conn.topic, "resume": cursor is not None}
@@ -125,7 +124,7 @@ async def relay(
         elif state == "ok":
             # Catch-up fills the queue while this generator drains it, so a long replay
             # streams instead of overflowing.
-            catching_up = asyncio.create_task(hub.catch_up(conn, cursor))
+            hub.start_catch_up(conn, cursor)
         else:
             # Older than retention, or from another database: a gap the client must fill by
             # refetching. It continues from here.
@@ -156,8 +155,6 @@ async def relay(
             if conn.closed and conn.queue.empty():
                 return  # that was a reset
     finally:
-        if catching_up is not None:
-            catching_up.cancel()
         hub.unregister(conn)
         request.app.state.limiter.release_connection(conn.identity.sub)
         duration = round(time.monotonic() - opened, 3)
