@@ -7,16 +7,15 @@ import os
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from threadcast.migrations import sqlalchemy_url
+
 
 def database_url() -> str:
     url = context.config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
     if not url:
         raise SystemExit("set DATABASE_URL (a postgresql:// URL) or sqlalchemy.url")
     # libpq URLs name no driver; SQLAlchemy needs to be told it is psycopg 3.
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
+    return sqlalchemy_url(url)
 
 
 def run_offline() -> None:

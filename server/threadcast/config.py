@@ -28,6 +28,7 @@ class Settings:
         0.25  # keep polling this long after a wake-up (> the 50 ms throttle)
     )
     idle_poll_seconds: float = 1.0  # fallback poll when no NOTIFY arrives
+    read_connections: int = 2  # connections a batch's per-user reads are spread over
     queue_size: int = 1000  # frames a connection may have pending before it is reset
     heartbeat_seconds: float = 15.0
     retry_ms: int = 1000  # EventSource reconnection hint

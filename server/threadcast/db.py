@@ -52,8 +52,9 @@ def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 10) -> 
 async def become(conn: AsyncConnection, identity: Identity) -> None:
     """Inside a transaction: run the rest of it as the user (SET LOCAL ROLE + claims)."""
     await conn.execute(
-        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
-        (identity.role, identity.claims_json),
+        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
+        " set_config('request.jwt.claim.sub', %s, true)",
+        (identity.role, identity.claims_json, str(identity.sub)),
     )
 
 

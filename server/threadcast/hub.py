@@ -33,8 +33,9 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from threadcast import reader
 from threadcast.config import Settings
-from threadcast.db import Identity, as_identity, as_server
+from threadcast.db import Identity, as_server
 from threadcast.metrics import Metrics
 from threadcast.sqlfiles import queries
 from threadcast.subscriptions import Catalog, Subscription
@@ -341,15 +342,13 @@ class Hub:
 
     async def _read_as(self, identity: Identity, entries: list[LogEntry]) -> list[DecodedEvent]:
         """The entries this identity may see, in log order, read under its RLS."""
-        async with self._reads, as_identity(self.pool, identity) as conn:
-            rows = await (
-                await conn.execute(
-                    self.q["read_as_user"], {"ids": [e.position[1] for e in entries]}
-                )
-            ).fetchall()
+        async with self._reads:
+            visible = await reader.read_as(self.pool, identity, [e.position[1] for e in entries])
+        return self._decode(entries, visible)
+
+    def _decode(self, entries: list[LogEntry], visible: reader.Visible) -> list[DecodedEvent]:
         self.metrics.reads.inc()
-        self.metrics.events_read.inc(len(rows))
-        visible = {row["id"]: row["payload"] for row in rows}
+        self.metrics.events_read.inc(len(visible))
         return [
             DecodedEvent(e, visible[e.position[1]], json.loads(visible[e.position[1]]))
             for e in entries
@@ -373,10 +372,19 @@ class Hub:
             for g in groups
         }
         reads = [(g, wanted[g.identity]) for g in groups if wanted[g.identity]]
-        results = await asyncio.gather(
-            *(self._read_as(g.identity, group_entries) for g, group_entries in reads),
-            return_exceptions=True,
-        )
+        async with self._reads:
+            outcomes = await reader.read_many(
+                self.pool,
+                [
+                    (g.identity, [e.position[1] for e in group_entries])
+                    for g, group_entries in reads
+                ],
+                connections=self.settings.read_connections,
+            )
+        results = [
+            o if isinstance(o, BaseException) else self._decode(group_entries, o)
+            for (_, group_entries), o in zip(reads, outcomes, strict=True)
+        ]
 
         # From here to the end: no awaits (see the module docstring).
         now = dt.datetime.now(dt.UTC)

@@ -6,7 +6,8 @@ from alembic import command, context, op
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, pool
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import URL, create_engine, pool
 
 from threadcast import sqlfiles
 
@@ -24,11 +25,31 @@ def apply_sql(relative: str) -> None:
     dbapi.execute(text)
 
 
+def sqlalchemy_url(database_url: str) -> str:
+    """SQLAlchemy's spelling of a libpq URL or `key=value` connection string."""
+    for prefix in ("postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
+    if database_url.startswith("postgresql+"):
+        return database_url
+    params = conninfo_to_dict(database_url)
+    url = URL.create(
+        "postgresql+psycopg",
+        username=params.pop("user", None),
+        password=params.pop("password", None),
+        host=None if str(params.get("host", "")).startswith("/") else params.pop("host", None),
+        port=int(params.pop("port")) if "port" in params else None,
+        database=params.pop("dbname", None),
+        query={k: str(v) for k, v in params.items()},
+    )
+    return url.render_as_string(hide_password=False)
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(sqlfiles.alembic_dir()))
     # ConfigParser interpolates %; a URL may contain percent-escapes.
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url).replace("%", "%%"))
     return config
 
 
@@ -42,8 +63,7 @@ def downgrade(database_url: str, revision: str = "base", *, sql: bool = False) -
 
 def current_revision(database_url: str) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
-    url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()

@@ -31,6 +31,7 @@ drop function if exists public.ticket_visible(public.tickets);
 drop function if exists public.can_read_thread(uuid);
 drop function if exists public.can_read_ticket(uuid);
 drop function if exists public.is_ticket_agent(uuid);
+drop function if exists public.ticket_access(uuid);
 drop function if exists public.is_org_member(uuid);
 
 drop table if exists public.thread_ai_status;
