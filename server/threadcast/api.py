@@ -1,0 +1,280 @@
+"""The REST API the client side of the seed needs. Every query runs as the caller, under RLS:
+what they cannot see does not exist for them (404); what they can see but not change is 403.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import AsyncConnection
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from threadcast import auth, payloads
+from threadcast.db import as_identity
+from threadcast.errors import HTTPError
+from threadcast.sqlfiles import queries
+
+STALE_VERSION = "TC409"  # SQLSTATE raised by public.bump_version()
+IF_MATCH_RE = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
+
+Handler = Callable[[Request, AsyncConnection], Awaitable[Response]]
+M = TypeVar("M", bound=BaseModel)
+
+
+def q(name: str) -> str:
+    return queries("api")[name]
+
+
+def path_uuid(request: Request, name: str) -> uuid.UUID:
+    raw = request.path_params[name]
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise HTTPError(400, "bad_id", f"{name} must be a uuid, got {raw[:60]!r}") from exc
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise HTTPError(415, "unsupported_media_type", "send the body as application/json")
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPError(400, "bad_json", f"body is not valid JSON: {exc}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
+            for e in exc.errors()
+        ]
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        raise HTTPError(422, "invalid_body", summary, extra={"problems": problems}) from exc
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()  # the same form the realtime payloads carry
+    return value
+
+
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _json_value(v) for k, v in row.items()}
+
+
+def ok(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status)
+
+
+def as_caller(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Authenticate, run `handler` in a transaction as the caller, translate SQL errors."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            principal = auth.authenticate(request, request.app.state.settings)
+        except auth.AuthError as exc:
+            raise HTTPError(401, "unauthorized", exc.message) from exc
+        try:
+            async with as_identity(request.app.state.pool, principal.identity) as conn:
+                return await handler(request, conn)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise HTTPError(403, "forbidden", exc.diag.message_primary or "not allowed") from exc
+        except psycopg.errors.InvalidParameterValue as exc:  # 22023: e.g. a bad AI status
+            raise HTTPError(400, "bad_request", exc.diag.message_primary or "invalid") from exc
+        except (psycopg.errors.CheckViolation, psycopg.errors.StringDataRightTruncation) as exc:
+            raise HTTPError(400, "bad_request", exc.diag.message_primary or "invalid") from exc
+
+    return endpoint
+
+
+async def fetch_one(conn: AsyncConnection, name: str, **params: Any) -> dict[str, Any] | None:
+    return await (await conn.execute(q(name), params)).fetchone()  # type: ignore[return-value]
+
+
+async def fetch_all(conn: AsyncConnection, name: str, **params: Any) -> list[dict[str, Any]]:
+    return await (await conn.execute(q(name), params)).fetchall()  # type: ignore[return-value]
+
+
+def not_found(what: str, ident: uuid.UUID) -> HTTPError:
+    return HTTPError(404, "not_found", f"{what} {ident} does not exist or is not visible to you")
+
+
+def with_notes(
+    thread: dict[str, Any], notes: list[dict[str, Any]], ai: dict[str, Any] | None
+) -> dict[str, Any]:
+    return jsonable(thread) | {"notes": [jsonable(n) for n in notes], "ai_status": ai}
+
+
+# Handlers ------------------------------------------------------------------------------------
+
+
+async def list_threads(request: Request, conn: AsyncConnection) -> Response:
+    ticket_id = path_uuid(request, "ticket_id")
+    visible = await fetch_one(conn, "ticket_exists", ticket_id=ticket_id)
+    if not visible or not visible["visible"]:
+        raise not_found("ticket", ticket_id)
+    threads = await fetch_all(conn, "threads_of_ticket", ticket_id=ticket_id)
+    notes = await fetch_all(conn, "notes_of_ticket", ticket_id=ticket_id)
+    states = {
+        s["thread_id"]: s for s in await fetch_all(conn, "ai_states_of_ticket", ticket_id=ticket_id)
+    }
+    by_thread: dict[uuid.UUID, list[dict[str, Any]]] = {t["id"]: [] for t in threads}
+    for note in notes:
+        by_thread.setdefault(note["thread_id"], []).append(note)
+    body = [
+        with_notes(t, by_thread[t["id"]], jsonable(states[t["id"]]) if t["id"] in states else None)
+        for t in threads
+    ]
+    return ok({"ticket_id": str(ticket_id), "threads": body})
+
+
+async def get_thread(request: Request, conn: AsyncConnection) -> Response:
+    thread_id = path_uuid(request, "thread_id")
+    thread = await fetch_one(conn, "thread", thread_id=thread_id)
+    if thread is None:
+        raise not_found("thread", thread_id)
+    notes = await fetch_all(conn, "notes_of_thread", thread_id=thread_id)
+    ai = await fetch_one(conn, "ai_state_of_thread", thread_id=thread_id)
+    return ok(with_notes(thread, notes, jsonable(ai) if ai else None))
+
+
+async def create_thread(request: Request, conn: AsyncConnection) -> Response:
+    ticket_id = path_uuid(request, "ticket_id")
+    body = await parse_body(request, payloads.CreateThread)
+    visible = await fetch_one(conn, "ticket_exists", ticket_id=ticket_id)
+    if not visible or not visible["visible"]:
+        raise not_found("ticket", ticket_id)
+    thread = await fetch_one(conn, "create_thread", ticket_id=ticket_id, subject=body.subject)
+    assert thread is not None
+    return ok(with_notes(thread, [], None), status=201)
+
+
+async def create_note(request: Request, conn: AsyncConnection) -> Response:
+    thread_id = path_uuid(request, "thread_id")
+    body = await parse_body(request, payloads.CreateNote)
+    thread = await fetch_one(conn, "thread", thread_id=thread_id)
+    if thread is None:
+        raise not_found("thread", thread_id)
+    try:
+        async with conn.transaction():
+            note = await fetch_one(
+                conn,
+                "create_note",
+                thread_id=thread_id,
+                ticket_id=thread["ticket_id"],
+                body=body.body,
+                internal=body.internal,
+            )
+    except psycopg.errors.InsufficientPrivilege as exc:
+        what = "an internal note" if body.internal else "a note here"
+        raise HTTPError(403, "forbidden", f"you may not write {what}") from exc
+    assert note is not None
+    return ok(jsonable(note), status=201)
+
+
+def if_match(request: Request, *, required: bool) -> int | None:
+    raw = request.headers.get("if-match")
+    if raw is None:
+        if required:
+            raise HTTPError(
+                428, "precondition_required", "send If-Match: <version> of the note you edit"
+            )
+        return None
+    match = IF_MATCH_RE.match(raw.strip())
+    if not match:
+        raise HTTPError(400, "bad_if_match", f"If-Match must be a version number, got {raw[:40]!r}")
+    return int(match[1])
+
+
+async def conflict(conn: AsyncConnection, note_id: uuid.UUID, version: int) -> HTTPError:
+    current = await fetch_one(conn, "note", note_id=note_id)
+    return HTTPError(
+        412,
+        "version_conflict",
+        f"note {note_id} is at version {current['version'] if current else '?'}, not {version}",
+        extra={"current": jsonable(current) if current else None},
+    )
+
+
+async def edit_note(request: Request, conn: AsyncConnection) -> Response:
+    note_id = path_uuid(request, "note_id")
+    version = if_match(request, required=True)
+    assert version is not None
+    body = await parse_body(request, payloads.EditNote)
+    try:
+        async with conn.transaction():
+            note = await fetch_one(
+                conn,
+                "edit_note",
+                note_id=note_id,
+                body=body.body,
+                internal=body.internal,
+                version=version,
+            )
+    except psycopg.Error as exc:
+        if exc.sqlstate == STALE_VERSION:
+            raise await conflict(conn, note_id, version) from exc
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            raise HTTPError(403, "forbidden", "you may not make this note internal") from exc
+        raise
+    if note is None:
+        if await fetch_one(conn, "note", note_id=note_id) is not None:
+            raise HTTPError(403, "forbidden", f"you may not edit note {note_id}")
+        raise not_found("note", note_id)
+    return ok(jsonable(note))
+
+
+async def delete_note(request: Request, conn: AsyncConnection) -> Response:
+    note_id = path_uuid(request, "note_id")
+    version = if_match(request, required=False)
+    deleted = await fetch_one(conn, "delete_note", note_id=note_id, version=version)
+    if deleted is None:
+        current = await fetch_one(conn, "note", note_id=note_id)
+        if current is None:
+            raise not_found("note", note_id)
+        if version is not None and current["version"] != version:
+            raise await conflict(conn, note_id, version)
+        raise HTTPError(403, "forbidden", f"you may not delete note {note_id}")
+    return Response(status_code=204)
+
+
+async def set_ai_status(request: Request, conn: AsyncConnection) -> Response:
+    thread_id = path_uuid(request, "thread_id")
+    body = await parse_body(request, payloads.SetAIStatus)
+    try:
+        async with conn.transaction():
+            state = await fetch_one(
+                conn,
+                "set_ai_status",
+                thread_id=thread_id,
+                status=body.status,
+                progress=body.progress,
+                error=body.error,
+            )
+    except psycopg.errors.InsufficientPrivilege as exc:  # 42501: not visible to the caller
+        raise not_found("thread", thread_id) from exc
+    assert state is not None
+    return ok(jsonable(state))
+
+
+routes = [
+    Route("/v1/tickets/{ticket_id}/threads", as_caller(list_threads), methods=["GET"]),
+    Route("/v1/tickets/{ticket_id}/threads", as_caller(create_thread), methods=["POST"]),
+    Route("/v1/threads/{thread_id}", as_caller(get_thread), methods=["GET"]),
+    Route("/v1/threads/{thread_id}/notes", as_caller(create_note), methods=["POST"]),
+    Route("/v1/threads/{thread_id}/ai-status", as_caller(set_ai_status), methods=["POST"]),
+    Route("/v1/notes/{note_id}", as_caller(edit_note), methods=["PATCH"]),
+    Route("/v1/notes/{note_id}", as_caller(delete_note), methods=["DELETE"]),
+]

@@ -1,0 +1,161 @@
+"""Pydantic models of every payload: the rows, the realtime events (the seed's
+ThreadRealtimePayload, NoteRealtimePayload, AIProcessingPayload), system events, and the REST
+request and response bodies. threadcast.d.ts mirrors these."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EventType = Literal["INSERT", "UPDATE", "DELETE"]
+AIStatus = Literal["started", "processing", "completed", "failed"]
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a column added later must not break clients
+
+
+class Thread(Row):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    subject: str
+    status: str
+    created_by: uuid.UUID
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+class ThreadNote(Row):
+    id: uuid.UUID
+    thread_id: uuid.UUID
+    ticket_id: uuid.UUID
+    author_id: uuid.UUID
+    body: str
+    internal: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+RowT = TypeVar("RowT", bound=Row)
+
+
+class PostgresChangesPayload(BaseModel, Generic[RowT]):
+    """Supabase's postgres_changes shape: `new` is {} on DELETE, `old` null on INSERT."""
+
+    schema_: str = Field(alias="schema")
+    table: str
+    commit_timestamp: dt.datetime
+    eventType: EventType  # the wire name
+    new: RowT | dict[str, Any]
+    old: RowT | None
+    errors: list[str] | None = None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _shape(self) -> PostgresChangesPayload[RowT]:
+        if self.eventType == "DELETE" and self.new != {}:
+            raise ValueError("a DELETE has new = {}")
+        if self.eventType != "DELETE" and not isinstance(self.new, Row):
+            raise ValueError(f"an {self.eventType} carries the new row")
+        if self.eventType == "INSERT" and self.old is not None:
+            raise ValueError("an INSERT has old = null")
+        if self.eventType != "INSERT" and self.old is None:
+            raise ValueError(f"an {self.eventType} carries the old row")
+        return self
+
+
+class ThreadRealtimePayload(PostgresChangesPayload[Thread]):
+    pass
+
+
+class NoteRealtimePayload(PostgresChangesPayload[ThreadNote]):
+    pass
+
+
+class AIProcessingPayload(BaseModel):
+    threadId: uuid.UUID
+    status: AIStatus
+    progress: Annotated[int, Field(ge=0, le=100)] | None = None
+    error: str | None = None
+
+
+class SystemEvent(BaseModel):
+    """`subscribed` (live from here), `reset` (reconnect; with reason cursor_* refetch first),
+    `expired` (the token expired), `shutdown` (reconnect elsewhere)."""
+
+    type: Literal["subscribed", "reset", "expired", "shutdown"]
+    message: str
+    reason: str | None = None
+    channel: str | None = None
+    bindings: int | None = None
+
+
+def parse_change(data: dict[str, Any]) -> PostgresChangesPayload[Any]:
+    """The typed payload of a postgres_changes event, by its table."""
+    model: type[PostgresChangesPayload[Any]] = {
+        "ticket_threads": ThreadRealtimePayload,
+        "ticket_notes": NoteRealtimePayload,
+    }.get(data.get("table", ""), PostgresChangesPayload[Row])
+    return model.model_validate(data)
+
+
+# REST bodies ---------------------------------------------------------------------------------
+
+Subject = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateThread(Request):
+    subject: Subject
+
+    @field_validator("subject")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class CreateNote(Request):
+    # Bounded by the request size limit, not here: rows of any size are the point.
+    body: Annotated[str, Field(min_length=1)]
+    internal: bool = False
+
+
+class EditNote(Request):
+    body: Annotated[str, Field(min_length=1)] | None = None
+    internal: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> EditNote:
+        if self.body is None and self.internal is None:
+            raise ValueError("give body, internal, or both")
+        return self
+
+
+class SetAIStatus(Request):
+    status: AIStatus
+    progress: Annotated[int, Field(ge=0, le=100)] | None = None
+    error: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class AIState(Row):
+    thread_id: uuid.UUID
+    status: AIStatus
+    progress: int | None = None
+    error: str | None = None
+    updated_at: dt.datetime
+
+
+class ThreadWithNotes(Thread):
+    notes: list[ThreadNote]
+    ai_status: AIState | None = None

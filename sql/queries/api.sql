@@ -1,0 +1,65 @@
+-- Named queries of the REST API (server/threadcast/api.py). Every one runs as the calling user
+-- (SET LOCAL ROLE + request.jwt.claims), so RLS decides what exists for them.
+
+-- ticket_exists --
+-- Whether the caller can see the ticket.
+select exists (select from public.tickets where id = %(ticket_id)s) as visible
+
+-- threads_of_ticket --
+-- The ticket's threads, oldest first.
+select * from public.ticket_threads where ticket_id = %(ticket_id)s order by created_at, id
+
+-- notes_of_ticket --
+-- The ticket's notes the caller may see, oldest first.
+select * from public.ticket_notes where ticket_id = %(ticket_id)s order by created_at, id
+
+-- ai_states_of_ticket --
+-- Current AI processing state of the ticket's threads.
+select * from public.thread_ai_status where ticket_id = %(ticket_id)s
+
+-- thread --
+-- One thread.
+select * from public.ticket_threads where id = %(thread_id)s
+
+-- notes_of_thread --
+-- The thread's notes the caller may see, oldest first.
+select * from public.ticket_notes where thread_id = %(thread_id)s order by created_at, id
+
+-- ai_state_of_thread --
+-- The thread's current AI processing state.
+select * from public.thread_ai_status where thread_id = %(thread_id)s
+
+-- create_thread --
+-- A new thread on a ticket, created by the caller.
+insert into public.ticket_threads (ticket_id, subject, created_by)
+values (%(ticket_id)s, %(subject)s, realtime.uid())
+returning *
+
+-- create_note --
+-- A new note on a thread, written by the caller.
+insert into public.ticket_notes (thread_id, ticket_id, author_id, body, internal)
+values (%(thread_id)s, %(ticket_id)s, realtime.uid(), %(body)s, %(internal)s)
+returning *
+
+-- note --
+-- One note.
+select * from public.ticket_notes where id = %(note_id)s
+
+-- edit_note --
+-- Edits a note if the caller may; a stale version raises TC409 (see sql/002).
+update public.ticket_notes
+   set body = coalesce(%(body)s, body),
+       internal = coalesce(%(internal)s, internal),
+       version = %(version)s
+ where id = %(note_id)s
+returning *
+
+-- delete_note --
+-- Deletes a note if the caller may, and, when a version is given, only at that version.
+delete from public.ticket_notes
+ where id = %(note_id)s and (%(version)s::int is null or version = %(version)s::int)
+returning id
+
+-- set_ai_status --
+-- Records a thread's AI status and appends an ai_status event.
+select * from public.set_thread_ai_status(%(thread_id)s, %(status)s, %(progress)s, %(error)s)
