@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -73,11 +73,26 @@ def template_dbname(server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def empty_database_url(server_url: str) -> Iterator[str]:
-    """A database with nothing in it (for migration tests)."""
-    name = f"threadcast_test_{uuid.uuid4().hex[:12]}"
-    with _janitor(server_url, name):
-        yield database_url_for(server_url, name)
+def make_empty_database(server_url: str) -> Iterator[Callable[[], str]]:
+    """Creates empty databases on demand (for migration tests); drops them after the test."""
+    janitors: list[DatabaseJanitor] = []
+
+    def make() -> str:
+        name = f"threadcast_test_{uuid.uuid4().hex[:12]}"
+        janitor = _janitor(server_url, name)
+        janitor.init()
+        janitors.append(janitor)
+        return database_url_for(server_url, name)
+
+    yield make
+    for janitor in janitors:
+        janitor.drop()
+
+
+@pytest.fixture
+def empty_database_url(make_empty_database: Callable[[], str]) -> str:
+    """A database with nothing in it."""
+    return make_empty_database()
 
 
 @pytest.fixture

@@ -93,6 +93,14 @@ def tick(conn: psycopg.Connection) -> int:
     return conn.execute("select realtime.tick()").fetchone()[0]
 
 
+def head(conn: psycopg.Connection) -> tuple[int, int]:
+    """The newest position, after ticking: everything committed so far is before it."""
+    tick(conn)
+    row = conn.execute("select tick_id, id from realtime.head()").fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
 def read_log(conn: psycopg.Connection, after: tuple[int, int] = (0, 0)) -> list[dict]:
     """Every event after a position, as the superuser (no RLS), in log order."""
     with conn.cursor(row_factory=dict_row) as cur:
