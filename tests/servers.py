@@ -38,6 +38,15 @@ class RunningServer:
     def token(self, sub: uuid.UUID, ttl_seconds: int = 3600) -> str:
         return auth.issue(self.settings, sub, ttl_seconds=ttl_seconds)
 
+    def wait_listening(self, timeout: float = 10) -> None:
+        """Wait for the LISTEN connection, which connects in the background after startup."""
+        listener = self.server.config.app.state.listener
+        deadline = time.monotonic() + timeout
+        while not listener.connected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"listener not connected: {listener.status()}")
+            time.sleep(0.02)
+
     def stop(self) -> None:
         if self.stopped:
             return

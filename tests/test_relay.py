@@ -135,6 +135,7 @@ def test_health_readiness_and_metrics(
 def test_readyz_reports_a_listener_that_cannot_connect(database_url: str) -> None:
     server = start_server(database_url)
     try:
+        server.wait_listening()
         listener = server.server.config.app.state.listener
         listener.database_url = "postgresql://nobody@127.0.0.1:1/none"  # the next reconnect fails
         listener_conn_pid = listener.backend_pid

@@ -90,6 +90,7 @@ def test_both_replicas_give_events_the_same_ids(
 def test_killing_the_listen_connection_loses_nothing(
     live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
+    live_server.wait_listening()
     reader = reader_for(live_server, world, world.agent)
     add_note(conn, world, "one")
     reader.wait_for(lambda _: reader.bodies() == ["one"])

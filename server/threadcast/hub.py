@@ -4,9 +4,9 @@ Concurrency model (one event loop, so "synchronous" below means "no await in bet
 
 * One dispatcher task owns `position`, the last log position fanned out to live connections.
   Per batch it (1) asks the database for new positions, (2) reads the payloads once per
-  identity group *as that user* — RLS filters — with awaits, then (3) synchronously builds each
-  visible event's frame once per group, queues it on every live connection of the group that
-  wants it, and advances `position`.
+  identity group *as that user* — RLS filters — with awaits, then (3) synchronously queues
+  each visible event's frame on every live connection of the group that wants it, and advances
+  `position`. An event is parsed and framed once per batch, however many identities see it.
 * A new connection with a cursor catches up on its own: it reads (cursor, position] as its user,
   then, synchronously, either goes live (cursor == position) or reads again. Because fan-out and
   the switch to live never interleave, each event reaches a connection exactly once: by catch-up
@@ -119,9 +119,13 @@ class Group:
 
 @dataclass
 class DecodedEvent:
+    """A visible event, parsed and framed once per batch: every identity that may see it
+    shares the same parsed payload and the same frame bytes."""
+
     entry: LogEntry
     payload_text: str
     payload: dict[str, Any]
+    frame: bytes
 
 
 class Hub:
@@ -271,9 +275,7 @@ class Hub:
                 events = await self._read_as(conn.identity, entries)
                 for event in coalesce_progress(events):
                     if conn.subscription.wants(event.entry.event, event.payload):
-                        if not conn.push(
-                            frame(event.entry.event, event.payload_text, event.entry.position)
-                        ):
+                        if not conn.push(event.frame):
                             return
                         self.metrics.events_delivered.inc()
             # A full chunk that ended before the target means there is more to read.
@@ -346,14 +348,30 @@ class Hub:
             visible = await reader.read_as(self.pool, identity, [e.position[1] for e in entries])
         return self._decode(entries, visible)
 
-    def _decode(self, entries: list[LogEntry], visible: reader.Visible) -> list[DecodedEvent]:
+    def _decode(
+        self,
+        entries: list[LogEntry],
+        visible: reader.Visible,
+        shared: dict[int, DecodedEvent] | None = None,
+    ) -> list[DecodedEvent]:
+        """The visible entries, decoded; `shared` carries decodings across identities."""
         self.metrics.reads.inc()
         self.metrics.events_read.inc(len(visible))
-        return [
-            DecodedEvent(e, visible[e.position[1]], json.loads(visible[e.position[1]]))
-            for e in entries
-            if e.position[1] in visible
-        ]
+        shared = {} if shared is None else shared
+        decoded = []
+        for entry in entries:
+            message_id = entry.position[1]
+            if message_id not in visible:
+                continue
+            event = shared.get(message_id)
+            if event is None:
+                text = visible[message_id]
+                event = DecodedEvent(
+                    entry, text, json.loads(text), frame(entry.event, text, entry.position)
+                )
+                shared[message_id] = event
+            decoded.append(event)
+        return decoded
 
     async def _fan_out(self, entries: list[LogEntry]) -> None:
         end = entries[-1].position
@@ -372,6 +390,7 @@ class Hub:
             for g in groups
         }
         reads = [(g, wanted[g.identity]) for g in groups if wanted[g.identity]]
+        shared: dict[int, DecodedEvent] = {}
         async with self._reads:
             outcomes = await reader.read_many(
                 self.pool,
@@ -382,7 +401,7 @@ class Hub:
                 connections=self.settings.read_connections,
             )
         results = [
-            o if isinstance(o, BaseException) else self._decode(group_entries, o)
+            o if isinstance(o, BaseException) else self._decode(group_entries, o, shared)
             for (_, group_entries), o in zip(reads, outcomes, strict=True)
         ]
 
@@ -399,7 +418,7 @@ class Hub:
                 continue
             for event in coalesce_progress(result):
                 self._observe_lag(event, now, lag_observed)
-                data = frame(event.entry.event, event.payload_text, event.entry.position)
+                data = event.frame
                 for conn in live:
                     if conn.topic == event.entry.topic and conn.subscription.wants(
                         event.entry.event, event.payload
