@@ -108,3 +108,15 @@ def system_type(event: ServerSentEvent) -> str | None:
 
 def stream_url(base: str, channel: str) -> str:
     return f"{base}/v1/channels/{channel}/stream"
+
+
+def subscribe(
+    server: Any, world: Any, user: Any, last_event_id: str | None = None, **params: Any
+) -> StreamReader:
+    """Stream the world's ticket channel as `user` on `server`, once it says `subscribed`."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    reader = StreamReader(
+        stream_url(server.url, world.topic), server.token(user), params=params, headers=headers
+    )
+    reader.start().wait_subscribed()
+    return reader

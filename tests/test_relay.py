@@ -14,14 +14,8 @@ import jwt
 import psycopg
 
 from tests.servers import TEST_SECRET, RunningServer, start_server
-from tests.sse import StreamReader, stream_url
+from tests.sse import stream_url, subscribe
 from tests.support import World, add_note
-
-
-def subscribe(server: RunningServer, world: World, user, **params) -> StreamReader:
-    reader = StreamReader(stream_url(server.url, world.topic), server.token(user), params=params)
-    reader.start().wait_subscribed()
-    return reader
 
 
 def as_agent(conn: psycopg.Connection, world: World) -> None:

@@ -9,21 +9,14 @@ import time
 import psycopg
 
 from tests.servers import RunningServer, start_server
-from tests.sse import StreamReader, stream_url, system_type
+from tests.sse import subscribe, system_type
 from tests.support import World, add_note
-
-
-def reader_for(server: RunningServer, world: World, user, last_event_id: str | None = None):
-    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
-    reader = StreamReader(stream_url(server.url, world.topic), server.token(user), headers=headers)
-    reader.start().wait_subscribed()
-    return reader
 
 
 def test_events_written_while_away_arrive_once_in_order_after_reconnect(
     live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
-    first = reader_for(live_server, world, world.agent)
+    first = subscribe(live_server, world, world.agent)
     add_note(conn, world, "before")
     first.wait_for(lambda _: first.bodies() == ["before"])
     resume_from = first.last_id()
@@ -33,7 +26,7 @@ def test_events_written_while_away_arrive_once_in_order_after_reconnect(
     for body in away:
         add_note(conn, world, body)
 
-    second = reader_for(live_server, world, world.agent, resume_from)
+    second = subscribe(live_server, world, world.agent, resume_from)
     add_note(conn, world, "after")
     second.wait_for(lambda _: second.bodies()[-1:] == ["after"])
     assert second.bodies() == [*away, "after"]
@@ -47,7 +40,7 @@ def test_resume_on_a_second_server_process_is_exact(
 ) -> None:
     other = start_server(database_url)
     try:
-        first = reader_for(live_server, world, world.customer)
+        first = subscribe(live_server, world, world.customer)
         add_note(conn, world, "seen on A")
         first.wait_for(lambda _: first.bodies() == ["seen on A"])
         resume_from = first.last_id()
@@ -58,7 +51,7 @@ def test_resume_on_a_second_server_process_is_exact(
             add_note(conn, world, f"written while moving {i}")
         add_note(conn, world, "internal while moving", internal=True)
 
-        second = reader_for(other, world, world.customer, resume_from)
+        second = subscribe(other, world, world.customer, resume_from)
         add_note(conn, world, "seen on B")
         second.wait_for(lambda _: second.bodies()[-1:] == ["seen on B"])
         assert second.bodies() == [f"written while moving {i}" for i in range(5)] + ["seen on B"]
@@ -72,8 +65,8 @@ def test_both_replicas_give_events_the_same_ids(
 ) -> None:
     other = start_server(database_url)
     try:
-        a = reader_for(live_server, world, world.agent)
-        b = reader_for(other, world, world.agent)
+        a = subscribe(live_server, world, world.agent)
+        b = subscribe(other, world, world.agent)
         for i in range(10):
             add_note(conn, world, f"n{i}")
         for reader in (a, b):
@@ -91,7 +84,7 @@ def test_killing_the_listen_connection_loses_nothing(
     live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
     live_server.wait_listening()
-    reader = reader_for(live_server, world, world.agent)
+    reader = subscribe(live_server, world, world.agent)
     add_note(conn, world, "one")
     reader.wait_for(lambda _: reader.bodies() == ["one"])
     killed = conn.execute(
@@ -113,7 +106,7 @@ def test_killing_the_listen_connection_loses_nothing(
 def test_pruned_cursor_gets_reset_not_a_silent_gap(
     live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
-    first = reader_for(live_server, world, world.agent)
+    first = subscribe(live_server, world, world.agent)
     add_note(conn, world, "old")
     first.wait_for(lambda _: first.bodies() == ["old"])
     resume_from = first.last_id()
@@ -123,7 +116,7 @@ def test_pruned_cursor_gets_reset_not_a_silent_gap(
     conn.execute("update realtime.ticks set created_at = now() - interval '2 days'")
     conn.execute("select realtime.prune(interval '1 day')")
 
-    second = reader_for(live_server, world, world.agent, resume_from)
+    second = subscribe(live_server, world, world.agent, resume_from)
     resets = [e for e in second.events if system_type(e) == "reset"]
     assert len(resets) == 1
     assert "cursor_expired" in resets[0].data
@@ -136,7 +129,7 @@ def test_slow_consumer_is_reset_while_a_fast_one_keeps_receiving(
 ) -> None:
     server = start_server(database_url, queue_size=100, send_timeout_seconds=60.0)
     try:
-        fast = reader_for(server, world, world.agent)
+        fast = subscribe(server, world, world.agent)
         # A client that subscribes and then stops reading.
         slow = socket.create_connection(("127.0.0.1", server.port))
         slow.sendall(
@@ -176,7 +169,7 @@ def test_graceful_shutdown_ends_streams_with_a_shutdown_event(
     database_url: str, world: World
 ) -> None:
     server = start_server(database_url)
-    reader = reader_for(server, world, world.agent)
+    reader = subscribe(server, world, world.agent)
     started = time.monotonic()
     server.stop()
     assert reader.ended.wait(10)
@@ -187,7 +180,7 @@ def test_graceful_shutdown_ends_streams_with_a_shutdown_event(
 def test_a_connection_that_goes_live_while_a_batch_is_being_read_still_gets_that_batch(
     live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
-    agent = reader_for(live_server, world, world.agent)
+    agent = subscribe(live_server, world, world.agent)
     # Make the agent's reads slow (a restrictive policy sleeping per row for them only), so
     # the customer subscribes while the batch below is being read for the agent.
     conn.execute(
@@ -197,7 +190,7 @@ def test_a_connection_that_goes_live_while_a_batch_is_being_read_still_gets_that
     )
     add_note(conn, world, "during the slow read")
     time.sleep(0.3)
-    customer = reader_for(live_server, world, world.customer)
+    customer = subscribe(live_server, world, world.customer)
     subscribed_at = customer.last_id()
     customer.wait_for(lambda _: customer.bodies() == ["during the slow read"], timeout=10)
     event_id = next(e.id for e in customer.events if e.event == "postgres_changes")

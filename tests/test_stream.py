@@ -12,21 +12,15 @@ import psycopg
 import pytest
 
 from tests.servers import TEST_SECRET, RunningServer
-from tests.sse import StreamReader, stream_url, system_type
+from tests.sse import StreamReader, stream_url, subscribe, system_type
 from tests.support import World, add_note
-
-
-def open_stream(server: RunningServer, world: World, user, **params) -> StreamReader:
-    reader = StreamReader(stream_url(server.url, world.topic), server.token(user), params=params)
-    reader.start().wait_subscribed()
-    return reader
 
 
 def test_agent_gets_internal_notes_and_customer_never_does_live(
     live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
-    agent = open_stream(live_server, world, world.agent)
-    customer = open_stream(live_server, world, world.customer)
+    agent = subscribe(live_server, world, world.agent)
+    customer = subscribe(live_server, world, world.customer)
     add_note(conn, world, "internal one", internal=True)
     add_note(conn, world, "public one")
     agent.wait_for(lambda _: agent.bodies() == ["internal one", "public one"])
@@ -40,8 +34,8 @@ def test_agent_gets_internal_notes_and_customer_never_does_live(
 def test_delete_events_obey_visibility_of_the_deleted_row(
     live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
-    agent = open_stream(live_server, world, world.agent)
-    customer = open_stream(live_server, world, world.customer)
+    agent = subscribe(live_server, world, world.agent)
+    customer = subscribe(live_server, world, world.customer)
     conn.execute("delete from ticket_notes where id = %s", (world.internal_note,))
     conn.execute("delete from ticket_notes where id = %s", (world.public_note,))
     agent.wait_for(lambda _: len(agent.changes()) == 2)
@@ -58,7 +52,7 @@ def test_delete_events_obey_visibility_of_the_deleted_row(
 def test_replay_by_last_event_id_is_filtered_as_the_user(
     live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
-    customer = open_stream(live_server, world, world.customer)
+    customer = subscribe(live_server, world, world.customer)
     start = customer.last_id()
     customer.close()
     add_note(conn, world, "while away, internal", internal=True)
@@ -114,7 +108,7 @@ def test_agent_of_another_org_is_refused_with_403(live_server: RunningServer, wo
 def test_filters_deliver_exactly_the_matching_events(
     live_server: RunningServer, world: World, conn: psycopg.Connection, spec: str, matching
 ) -> None:
-    reader = open_stream(live_server, world, world.agent, on=[spec, "ai_status"])
+    reader = subscribe(live_server, world, world.agent, on=[spec, "ai_status"])
     first = add_note(conn, world, "first")
     add_note(conn, world, "internal", internal=True)
     add_note(conn, world, "second")
@@ -134,7 +128,7 @@ def test_filter_on_uuid_column_matches_the_ticket(
     live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
     spec = f"INSERT:public.ticket_notes:ticket_id=eq.{world.ticket}"
-    reader = open_stream(live_server, world, world.agent, on=[spec])
+    reader = subscribe(live_server, world, world.agent, on=[spec])
     add_note(conn, world, "for this ticket")
     reader.wait_for(lambda _: reader.bodies() == ["for this ticket"])
     reader.close()
@@ -227,7 +221,7 @@ def test_frames_carry_hostile_note_bodies_as_data(
     hostile = (
         'x\n\nevent: system\ndata: {"type":"reset"}\n\nid: 999-999\n<script>alert(1)</script>\r\n'
     )
-    reader = open_stream(live_server, world, world.customer)
+    reader = subscribe(live_server, world, world.customer)
     add_note(conn, world, hostile)
     add_note(conn, world, "after")
     reader.wait_for(lambda _: len(reader.bodies()) == 2)
