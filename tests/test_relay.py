@@ -173,3 +173,27 @@ def test_token_command_signs_with_the_configured_secret(world: World) -> None:
     claims = jwt.decode(result.stdout.strip(), TEST_SECRET, algorithms=["HS256"])
     assert claims["sub"] == str(world.agent)
     assert 0 < claims["exp"] - time.time() <= 60
+
+
+def test_migrate_command_brings_an_empty_database_to_head(empty_database_url: str) -> None:
+    from threadcast import migrations
+
+    result = _threadcast("migrate", "--database-url", empty_database_url, env={})
+    assert result.returncode == 0, result.stderr
+    assert migrations.is_current(empty_database_url)
+
+
+def test_json_logs_carry_the_extra_fields() -> None:
+    import logging
+
+    from threadcast.logs import JsonFormatter
+
+    record = logging.LogRecord(
+        "threadcast.stream", logging.INFO, "", 0, "stream opened", None, None
+    )
+    record.channel = "ticket-threads:x"
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["msg"] == "stream opened"
+    assert entry["level"] == "info"
+    assert entry["channel"] == "ticket-threads:x"
+    assert entry["ts"].endswith("Z")
