@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
+import time
 import uuid
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from threadcast import auth, demo, embedded, logs, migrations
+from threadcast import auth, client, demo, embedded, logs, migrations, payloads
 from threadcast.config import DEV_SECRET, Settings
 
 log = logging.getLogger("threadcast")
@@ -101,6 +103,54 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe(event: client.Event) -> str:
+    """One human-readable line for `threadcast listen`."""
+    data = event.data
+    if isinstance(data, payloads.PostgresChangesPayload):
+        row = data.old if data.eventType == "DELETE" else data.new
+        fields = row.model_dump() if isinstance(row, payloads.Row) else dict(row or {})
+        summary = fields.get("body") or fields.get("subject") or fields.get("id") or ""
+        text = f"{data.eventType:6} {data.table}  {str(summary)[:80]!r}"
+    elif isinstance(data, payloads.AIProcessingPayload):
+        progress = f" {data.progress}%" if data.progress is not None else ""
+        text = f"AI {data.status}{progress} thread {data.threadId}" + (
+            f" error: {data.error}" if data.error else ""
+        )
+    elif isinstance(data, payloads.SystemEvent):
+        text = f"[{data.type}] {data.message}"
+    else:
+        text = json.dumps(data)
+    return f"{time.strftime('%H:%M:%S')} {event.id or '-':>10}  {text}"
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    if not args.token:
+        print("threadcast listen: give --token or set THREADCAST_TOKEN", file=sys.stderr)
+        return 2
+    try:
+        for event in client.stream_sync(args.url, args.token, args.channel, args.on or None):
+            if args.json:
+                data = event.data
+                body = (
+                    data.model_dump(mode="json", by_alias=True)
+                    if hasattr(data, "model_dump")
+                    else data
+                )
+                line = json.dumps({"id": event.id, "event": event.event, "data": body})
+            else:
+                line = describe(event)
+            print(line, flush=True)
+    except client.ThreadcastHTTPError as exc:
+        print(f"threadcast listen: {exc.message} ({exc.status})", file=sys.stderr)
+        return 1
+    except client.TokenExpired as exc:
+        print(f"threadcast listen: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="threadcast", description=__doc__)
     parser.add_argument(
@@ -131,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", type=uuid.UUID, required=True, help="the user's uuid")
     token.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
     token.set_defaults(func=cmd_token)
+
+    listen = sub.add_parser("listen", help="print a channel's events on the terminal")
+    listen.add_argument("channel", help="e.g. ticket-threads:<ticket uuid>")
+    listen.add_argument("--url", default=os.environ.get("THREADCAST_URL", "http://127.0.0.1:8000"))
+    listen.add_argument("--token", default=os.environ.get("THREADCAST_TOKEN"))
+    listen.add_argument("--on", action="append", help="EVENT:schema.table[:filter] or ai_status")
+    listen.add_argument("--json", action="store_true", help="one JSON object per line")
+    listen.set_defaults(func=cmd_listen)
     return parser
 
 

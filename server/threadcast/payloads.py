@@ -51,7 +51,8 @@ class PostgresChangesPayload(BaseModel, Generic[RowT]):
     table: str
     commit_timestamp: dt.datetime
     eventType: EventType  # the wire name
-    new: RowT | dict[str, Any]
+    # The row when there is one; {} on DELETE. Tried in this order, not by best match.
+    new: Annotated[RowT | dict[str, Any], Field(union_mode="left_to_right")]
     old: RowT | None
     errors: list[str] | None = None
 
