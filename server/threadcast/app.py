@@ -38,7 +38,9 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def index(request: Request) -> RedirectResponse:
-    return RedirectResponse("/static/index.html")
+    # Keep ?token=&ticket=: `threadcast serve` prints demo links to "/".
+    query = request.url.query
+    return RedirectResponse("/static/index.html" + (f"?{query}" if query else ""))
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -1,0 +1,132 @@
+"""The demo page in a real Chromium against a real server and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.servers import RunningServer, start_server
+from tests.support import World, add_note
+
+pytestmark = pytest.mark.browser
+
+
+def open_demo(browser: Browser, server: RunningServer, world: World, user) -> Page:
+    page = browser.new_page()
+    # "/" as printed by `threadcast serve`: it redirects to the page, keeping the query.
+    page.goto(f"{server.url}/?token={server.token(user)}&ticket={world.ticket}")
+    expect(page.get_by_test_id("connection-state")).to_have_text("live", timeout=10_000)
+    expect(page.get_by_test_id("note").first).to_be_visible()
+    return page
+
+
+def notes_on(page: Page) -> list[str]:
+    return page.locator("[data-testid=note] .body").all_text_contents()
+
+
+def test_a_note_from_the_agent_appears_on_both_pages_within_a_second(
+    browser: Browser, live_server: RunningServer, world: World, artifacts: Path
+) -> None:
+    agent = open_demo(browser, live_server, world, world.agent)
+    customer = open_demo(browser, live_server, world, world.customer)
+    composer = agent.locator("[data-testid=thread] form.composer").first
+    composer.locator("textarea").fill("Driver rolled back, please retry")
+    composer.locator("button").click()
+    for page in (agent, customer):
+        expect(
+            page.locator("[data-testid=note] .body", has_text="Driver rolled back")
+        ).to_have_count(1, timeout=1000)
+    agent.screenshot(path=str(artifacts / "demo.png"), full_page=True)
+
+
+def test_an_internal_note_appears_only_on_the_agent_page(
+    browser: Browser, live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    agent = open_demo(browser, live_server, world, world.agent)
+    customer = open_demo(browser, live_server, world, world.customer)
+    assert "Customer is VIP" not in notes_on(customer)
+    composer = agent.locator("[data-testid=thread] form.composer").first
+    composer.locator("textarea").fill("internal: escalate to tier 2")
+    composer.locator("input[name=internal]").check()
+    composer.locator("button").click()
+    expect(agent.locator(".note.internal .body", has_text="escalate")).to_have_count(
+        1, timeout=2000
+    )
+    add_note(conn, world, "public marker")  # once this shows, the internal one had its chance
+    expect(customer.locator("[data-testid=note] .body", has_text="public marker")).to_have_count(1)
+    assert not any("escalate" in text for text in notes_on(customer))
+
+
+def test_an_ai_run_moves_the_progress_bar(
+    browser: Browser, live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    page = open_demo(browser, live_server, world, world.customer)
+    conn.execute(
+        "select set_config('request.jwt.claims', %s, false)",
+        (json.dumps({"sub": str(world.agent)}),),
+    )
+    bar = page.get_by_test_id("ai-progress").first
+    conn.execute("select set_thread_ai_status(%s, 'started')", (world.thread,))
+    expect(page.locator(".ai-label").first).to_have_text("started")
+    conn.execute("select set_thread_ai_status(%s, 'processing', 60)", (world.thread,))
+    expect(bar).to_have_js_property("value", 60)
+    conn.execute("select set_thread_ai_status(%s, 'completed', 100)", (world.thread,))
+    expect(bar).to_have_js_property("value", 100)
+    expect(page.locator(".ai-label").first).to_have_text("completed")
+
+
+def test_restarting_the_server_shows_reconnecting_then_every_note_once(
+    browser: Browser, database_url: str, world: World, conn: psycopg.Connection
+) -> None:
+    server = start_server(database_url)
+    port = server.port
+    page = open_demo(browser, server, world, world.agent)
+    server.stop()
+    expect(page.get_by_test_id("connection-state")).to_have_text("reconnecting", timeout=5000)
+    for i in range(3):
+        add_note(conn, world, f"while down {i}")
+    restarted = start_server(database_url, port=port)
+    try:
+        expect(page.get_by_test_id("connection-state")).to_have_text("live", timeout=15_000)
+        for i in range(3):
+            expect(
+                page.locator("[data-testid=note] .body", has_text=f"while down {i}")
+            ).to_have_count(1)
+        texts = notes_on(page)
+        assert len(texts) == len(set(texts))
+    finally:
+        restarted.stop()
+
+
+def test_html_in_a_note_renders_as_text(
+    browser: Browser, live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    page = open_demo(browser, live_server, world, world.customer)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    hostile = "<img src=x onerror=alert(1)>"
+    add_note(conn, world, hostile)
+    expect(page.locator("[data-testid=note] .body", has_text=hostile)).to_have_count(1)
+    assert page.locator("[data-testid=threads] img").count() == 0
+    assert dialogs == []
+
+
+def test_two_editors_of_one_note_the_loser_sees_the_conflict_and_the_winners_text(
+    browser: Browser, live_server: RunningServer, world: World
+) -> None:
+    first = open_demo(browser, live_server, world, world.agent)
+    second = open_demo(browser, live_server, world, world.agent)
+    note = f"[data-note-id='{world.public_note}']"
+    for page, text in ((first, "winner's text"), (second, "loser's text")):
+        page.locator(f"{note} [data-testid=edit]").click()
+        page.locator(f"{note} [data-testid=edit-body]").fill(text)
+    first.locator(f"{note} [data-testid=save]").click()
+    expect(first.locator(f"{note} .body")).to_have_text("winner's text")
+    second.locator(f"{note} [data-testid=save]").click()
+    conflict = second.get_by_test_id("conflict")
+    expect(conflict).to_contain_text("winner's text")
+    expect(second.locator(f"{note} .body")).to_have_text("winner's text")
