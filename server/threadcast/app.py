@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from threadcast import api, db, metrics, migrations, stream
+from threadcast import api, db, demo, metrics, migrations, stream
 from threadcast.config import Settings
 from threadcast.errors import HTTPError, handle_http_error
 from threadcast.hub import Hub
@@ -78,6 +78,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
             Route("/v1/channels/{channel:str}/stream", stream.endpoint),
+            Route("/demo/users", demo.users_endpoint),
             *api.routes,
             Mount("/static", StaticFiles(directory=static_dir()), name="static"),
         ],

@@ -57,6 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         migrations.upgrade(url)
         demo.seed(url)
         overrides["database_url"] = url
+        overrides["demo"] = True
     settings = Settings.from_env(**overrides)
     base = f"http://{settings.host}:{settings.port}"
     print(f"threadcast serving on {base}  (database: {settings.database_url})")

@@ -43,6 +43,10 @@ class Settings:
     max_request_bytes: int = 1_048_576
     max_query_bytes: int = 8192
 
+    # Demo mode (`threadcast serve` on the embedded database): /demo/users hands out tokens
+    # for the seeded demo users so the page can offer a picker. Never on a real database.
+    demo: bool = False
+
     pool_min_size: int = 2
     pool_max_size: int = 10
 

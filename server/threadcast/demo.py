@@ -7,6 +7,10 @@ import uuid
 from dataclasses import dataclass
 
 import psycopg
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from threadcast import auth
 
 ORG = uuid.UUID("d0000000-0000-4000-8000-000000000001")
 AGENT = uuid.UUID("d0000000-0000-4000-8000-0000000000a1")
@@ -72,3 +76,24 @@ def seed(database_url: str) -> None:
                     AGENT,
                 ),
             )
+
+
+async def users_endpoint(request: Request) -> JSONResponse:
+    """GET /demo/users: the demo users with fresh tokens; 404 unless in demo mode."""
+    settings = request.app.state.settings
+    if not settings.demo:
+        return JSONResponse({"error": "not_found", "message": "not a demo server"}, 404)
+    return JSONResponse(
+        {
+            "ticket": str(TICKET),
+            "users": [
+                {
+                    "id": str(u.id),
+                    "name": u.name,
+                    "role": u.role,
+                    "token": auth.issue(settings, u.id),
+                }
+                for u in USERS
+            ],
+        }
+    )

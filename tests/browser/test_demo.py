@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import psycopg
@@ -130,3 +131,82 @@ def test_two_editors_of_one_note_the_loser_sees_the_conflict_and_the_winners_tex
     conflict = second.get_by_test_id("conflict")
     expect(conflict).to_contain_text("winner's text")
     expect(second.locator(f"{note} .body")).to_have_text("winner's text")
+
+
+def test_a_demo_server_offers_a_user_picker(
+    browser: Browser, database_url: str, conn: psycopg.Connection
+) -> None:
+    from threadcast import demo
+
+    demo.seed(database_url)
+    server = start_server(database_url, demo=True)
+    try:
+        page = browser.new_page()
+        page.goto(f"{server.url}/")
+        page.get_by_test_id("pick-customer").click()
+        expect(page.get_by_test_id("connection-state")).to_have_text("live", timeout=10_000)
+        expect(page.get_by_test_id("who")).to_contain_text(str(demo.CUSTOMER))
+        expect(page.locator("[data-testid=note] .body", has_text="every page is")).to_have_count(1)
+        # The agent's internal note is not on the customer's page.
+        assert not any("driver update" in t for t in notes_on(page))
+    finally:
+        server.stop()
+
+
+def test_not_a_demo_server_hands_out_no_tokens(live_server: RunningServer) -> None:
+    import httpx
+
+    assert httpx.get(f"{live_server.url}/demo/users").status_code == 404
+
+
+def test_a_note_written_offline_is_sent_on_reconnect(
+    browser: Browser, live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live_server.url}/?token={live_server.token(world.agent)}&ticket={world.ticket}")
+    expect(page.get_by_test_id("connection-state")).to_have_text("live", timeout=10_000)
+    context.set_offline(True)
+    expect(page.get_by_test_id("connection-state")).to_have_text("offline", timeout=10_000)
+    composer = page.locator("[data-testid=thread] form.composer").first
+    composer.locator("textarea").fill("written on the train")
+    composer.locator("button").click()
+    expect(page.locator(".note.pending .body", has_text="written on the train")).to_have_count(1)
+    assert conn.execute(
+        "select count(*) from ticket_notes where body = 'written on the train'"
+    ).fetchone() == (0,)
+    context.set_offline(False)
+    expect(
+        page.locator(".note:not(.pending) .body", has_text="written on the train")
+    ).to_have_count(1, timeout=15_000)
+    assert conn.execute(
+        "select count(*) from ticket_notes where body = 'written on the train'"
+    ).fetchone() == (1,)
+    context.close()
+
+
+def test_throttled_callbacks_arrive_in_batches(
+    browser: Browser, live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/static/index.html")
+    page.evaluate(
+        """async ([token, topic]) => {
+            const { createClient } = await import("/static/threadcast.js");
+            window.calls = [];
+            const client = createClient(location.origin, { token, throttleMs: 400 });
+            await new Promise((resolve) => client.channel(topic)
+                .on("postgres_changes", { event: "INSERT", table: "ticket_notes" },
+                    (p) => window.calls.push([performance.now(), p.new.body]))
+                .subscribe((s) => s === "SUBSCRIBED" && resolve()));
+        }""",
+        [live_server.token(world.agent), world.topic],
+    )
+    for i in range(5):  # spread over ~240 ms, inside one 400 ms throttle interval
+        add_note(conn, world, f"burst {i}")
+        time.sleep(0.06)
+    page.wait_for_function("window.calls.length === 5", timeout=10_000)
+    calls = page.evaluate("window.calls")
+    assert [body for _, body in calls] == [f"burst {i}" for i in range(5)]
+    # Delivered together, not as they trickled in over the writes.
+    assert calls[-1][0] - calls[0][0] < 50

@@ -156,8 +156,22 @@ async function send(event, threadId) {
   }
 }
 
-if (!token) {
+async function showPicker() {
   $("#missing-token").hidden = false;
+  const response = await fetch("/demo/users");
+  if (!response.ok) return; // not a demo server: a token is needed
+  const demo = await response.json();
+  for (const user of demo.users) {
+    const link = document.createElement("a");
+    link.href = `?token=${encodeURIComponent(user.token)}&ticket=${demo.ticket}`;
+    link.textContent = user.name;
+    link.dataset.testid = `pick-${user.role}`;
+    $("#picker").append(link, " ");
+  }
+}
+
+if (!token) {
+  showPicker();
 } else {
   $("#who").textContent = `signed in as ${me}`;
   $("#curl").textContent =
