@@ -130,3 +130,19 @@ def add_note(
     ).fetchone()
     assert row is not None
     return row[0]
+
+
+def read_as(conn: psycopg.Connection, user: uuid.UUID, after: tuple[int, int]) -> list[dict]:
+    """What `user` reads of the log after a position, in log order, the server's way:
+    positions as the server, then payloads as the user, under RLS."""
+    upto = head(conn)
+    ids = [
+        r[0]
+        for r in conn.execute(
+            "select id from realtime.positions_after(%s, %s, %s)", (*after, upto[0])
+        ).fetchall()
+    ]
+    with as_user(conn, user) as cur:
+        cur.execute("select id, event, payload from realtime.messages where id = any(%s)", (ids,))
+        visible = {r["id"]: r for r in cur.fetchall()}
+    return [visible[i] for i in ids if i in visible]

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import psycopg
 
-from tests.support import World, add_note, as_user, head
+from tests.support import World, add_note, head, read_as
 
 
 def test_a_200_kb_note_goes_through_the_log_intact(conn: psycopg.Connection, world: World) -> None:
     body = "".join(chr(0x20 + (i * 7919) % 0x5F) for i in range(200_000)) + "\n\t\"'\\ end ✓"
     start = head(conn)
     add_note(conn, world, body)
-    upto = head(conn)
-    ids = [
-        r[0]
-        for r in conn.execute(
-            "select id from realtime.positions_after(%s, %s, %s)", (*start, upto[0])
-        ).fetchall()
-    ]
-    with as_user(conn, world.customer) as cur:
-        cur.execute(
-            "select payload -> 'new' ->> 'body' as body from realtime.messages where id = any(%s)",
-            (ids,),
-        )
-        [row] = cur.fetchall()
-    assert row["body"] == body
+    [row] = read_as(conn, world.customer, start)
+    assert row["payload"]["new"]["body"] == body
 
 
 def test_notify_carries_empty_wake_ups_whatever_the_row_size(

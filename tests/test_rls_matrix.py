@@ -8,7 +8,7 @@ import json
 import psycopg
 import pytest
 
-from tests.support import World, as_user, head
+from tests.support import World, as_user, head, read_as
 
 USERS = ("customer", "agent", "other_agent", "stranger")
 
@@ -136,18 +136,7 @@ def label(event: str, payload: dict) -> str:
 
 
 def visible_as(conn: psycopg.Connection, user, after: tuple[int, int]) -> set[str]:
-    """What `user` reads of the log after a position: positions as the server, payloads as
-    the user (exactly the server's two steps)."""
-    upto = head(conn)
-    ids = [
-        r[0]
-        for r in conn.execute(
-            "select id from realtime.positions_after(%s, %s, %s)", (*after, upto[0])
-        ).fetchall()
-    ]
-    with as_user(conn, user) as cur:
-        cur.execute("select event, payload from realtime.messages where id = any(%s)", (ids,))
-        return {label(r["event"], r["payload"]) for r in cur.fetchall()}
+    return {label(r["event"], r["payload"]) for r in read_as(conn, user, after)}
 
 
 @pytest.mark.parametrize("name", USERS)
