@@ -18,10 +18,23 @@ def database_url() -> str:
     return sqlalchemy_url(url)
 
 
+# The server logs in as `threadcast` and checks the schema version before it starts.
+GRANT_VERSION_TABLE = """
+do $$
+begin
+    if to_regclass('alembic_version') is not null
+            and exists (select from pg_roles where rolname = 'threadcast') then
+        grant select on alembic_version to threadcast;
+    end if;
+end
+$$"""
+
+
 def run_offline() -> None:
     context.configure(url=database_url(), literal_binds=True, transactional_ddl=True)
     with context.begin_transaction():
         context.run_migrations()
+        context.execute(GRANT_VERSION_TABLE)
 
 
 def run_online() -> None:
@@ -30,6 +43,7 @@ def run_online() -> None:
         context.configure(connection=connection, transactional_ddl=True)
         with context.begin_transaction():
             context.run_migrations()
+            context.execute(GRANT_VERSION_TABLE)
     engine.dispose()
 
 

@@ -197,3 +197,23 @@ def test_json_logs_carry_the_extra_fields() -> None:
     assert entry["level"] == "info"
     assert entry["channel"] == "ticket-threads:x"
     assert entry["ts"].endswith("Z")
+
+
+def test_the_server_runs_as_its_own_unprivileged_login_role(
+    database_url: str, world: World, conn: psycopg.Connection
+) -> None:
+    """Everything it needs is granted to `threadcast` by the migrations; no superuser."""
+    assert "postgres@" in database_url
+    server = start_server(database_url.replace("postgres@", "threadcast@", 1))
+    try:
+        reader = subscribe(server, world, world.customer)
+        add_note(conn, world, "relayed by the threadcast role")
+        reader.wait_for(lambda _: reader.bodies() == ["relayed by the threadcast role"])
+        role = conn.execute(
+            "select distinct usename from pg_stat_activity"
+            " where application_name = 'threadcast-listener' and datname = current_database()"
+        ).fetchall()
+        assert role == [("threadcast",)]
+        reader.close()
+    finally:
+        server.stop()
