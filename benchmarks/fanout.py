@@ -238,7 +238,8 @@ def bare_writer(port: int, topics: int, rate: float, start_at: float, stop: floa
 def run_load(port, jobs, processes, writer, duration, server_pid) -> dict:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    connect_time = 2 + len(jobs) / 2000
+    # Let every client connect before writing: this measures steady state, not a connect storm.
+    connect_time = 3 + len(jobs) / 150
     start_at = time.time() + connect_time
     stop = start_at + duration
     shards = [jobs[i::processes] for i in range(processes)]

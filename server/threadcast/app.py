@@ -56,7 +56,11 @@ def create_app(settings: Settings) -> Starlette:
         pool = db.create_pool(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
-        hub = Hub(pool, settings, app.state.metrics)
+        dispatch_pool = db.create_pool(
+            url, min_size=1, max_size=settings.read_connections + 1, name="threadcast-dispatch"
+        )
+        await dispatch_pool.open(wait=True, timeout=30)
+        hub = Hub(pool, settings, app.state.metrics, dispatch_pool)
         listener = Listener(url, settings, app.state.metrics, on_wake=hub.wake)
         app.state.hub = hub
         app.state.listener = listener
@@ -69,6 +73,7 @@ def create_app(settings: Settings) -> Starlette:
             # Streams end first, each with a final frame, so clients resume elsewhere.
             await hub.close()
             await listener.stop()
+            await dispatch_pool.close()
             await pool.close()
 
     app = Starlette(

@@ -35,7 +35,9 @@ class Identity:
         return json.dumps({"sub": str(self.sub), "role": self.role}, separators=(",", ":"))
 
 
-def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 10) -> AsyncConnectionPool:
+def create_pool(
+    database_url: str, *, min_size: int = 2, max_size: int = 10, name: str = "threadcast"
+) -> AsyncConnectionPool:
     """A pool to open in the app's lifespan (`await pool.open(wait=True)`)."""
     return AsyncConnectionPool(
         database_url,
@@ -45,7 +47,7 @@ def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 10) -> 
         check=AsyncConnectionPool.check_connection,
         # Every pooled connection: autocommit, rows as dicts (transactions are explicit).
         kwargs={"autocommit": True, "row_factory": dict_row},
-        name="threadcast",
+        name=name,
     )
 
 

@@ -129,8 +129,17 @@ class DecodedEvent:
 
 
 class Hub:
-    def __init__(self, pool: AsyncConnectionPool, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        settings: Settings,
+        metrics: Metrics,
+        dispatch_pool: AsyncConnectionPool | None = None,
+    ) -> None:
+        # Catch-ups and catalog reads share the app's pool with the API; the dispatcher has
+        # connections of its own, so a storm of connects or requests never delays fan-out.
         self.pool = pool
+        self.dispatch_pool = dispatch_pool or pool
         self.settings = settings
         self.metrics = metrics
         self.groups: dict[Identity, Group] = {}
@@ -310,7 +319,7 @@ class Hub:
 
     async def pump(self) -> bool:
         """Fan out everything new in the log; True if there was anything."""
-        async with as_server(self.pool) as conn:
+        async with as_server(self.dispatch_pool) as conn:
             row = await (await conn.execute(self.q["tick"])).fetchone()
         assert row is not None
         head_tick = row["tick_id"]
@@ -318,7 +327,9 @@ class Hub:
         if head_tick <= self.position[0]:
             return False
         while True:
-            entries = await self._positions(self.position, (head_tick, 0), topics=None)
+            entries = await self._positions(
+                self.position, (head_tick, 0), topics=None, pool=self.dispatch_pool
+            )
             if entries:
                 self.metrics.batch_size.observe(len(entries))
                 await self._fan_out(entries)
@@ -329,7 +340,11 @@ class Hub:
         return True
 
     async def _positions(
-        self, after: Position, upto: Position, topics: list[str] | None
+        self,
+        after: Position,
+        upto: Position,
+        topics: list[str] | None,
+        pool: AsyncConnectionPool | None = None,
     ) -> list[LogEntry]:
         params = {
             "after_tick": after[0],
@@ -338,7 +353,7 @@ class Hub:
             "topics": topics,
             "limit": CHUNK,
         }
-        async with as_server(self.pool) as conn:
+        async with as_server(pool or self.pool) as conn:
             rows = await (await conn.execute(self.q["positions_after"], params)).fetchall()
         return [LogEntry((r["tick_id"], r["id"]), r["topic"], r["event"]) for r in rows]
 
@@ -391,15 +406,11 @@ class Hub:
         }
         reads = [(g, wanted[g.identity]) for g in groups if wanted[g.identity]]
         shared: dict[int, DecodedEvent] = {}
-        async with self._reads:
-            outcomes = await reader.read_many(
-                self.pool,
-                [
-                    (g.identity, [e.position[1] for e in group_entries])
-                    for g, group_entries in reads
-                ],
-                connections=self.settings.read_connections,
-            )
+        outcomes = await reader.read_many(
+            self.dispatch_pool,
+            [(g.identity, [e.position[1] for e in group_entries]) for g, group_entries in reads],
+            connections=self.settings.read_connections,
+        )
         results = [
             o if isinstance(o, BaseException) else self._decode(group_entries, o, shared)
             for (_, group_entries), o in zip(reads, outcomes, strict=True)
