@@ -1,11 +1,23 @@
 // The seed's useThreadUpdates hook, on threadcast.js instead of supabase-js: same channel, same
-// bindings and filters, same query keys and invalidations.
-import { useEffect } from "react";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { ConflictError, createClient } from "threadcast/static/threadcast.js";
-import type { ThreadNote, ThreadWithNotes } from "threadcast/static/threadcast.d.ts";
+// bindings and filters, same query keys and invalidations. Plus the queries those keys name,
+// an optimistic note edit that handles conflicts, and the AI status stream.
+import { useEffect, useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import {
+  type AIProcessingPayload,
+  ConflictError,
+  createClient,
+  type ThreadNote,
+  type ThreadWithNotes,
+} from "threadcast/static/threadcast.js";
 
-export const threadcast = createClient(location.origin, { token: getToken() });
+export const threadcast = createClient(location.origin, {
+  // Called before every connection and request, so a refreshed token is picked up, and a
+  // stream that ended with `expired` reconnects with the new one.
+  token: () => getToken(),
+  // The seed's "debounce rapid state updates": a burst of events invalidates once.
+  throttleMs: 100,
+});
 
 export interface UseThreadsOptions {
   ticketId?: string;
@@ -17,12 +29,28 @@ export const threadKeys = {
   detail: (threadId: string) => [...threadKeys.all, "detail", threadId] as const,
 };
 
+export function useThreads(options: UseThreadsOptions) {
+  return useQuery({
+    queryKey: threadKeys.list(options),
+    queryFn: async () => (await threadcast.rest.listThreads(options.ticketId!)).threads,
+    enabled: !!options.ticketId,
+  });
+}
+
+export function useThread(threadId: string) {
+  return useQuery({
+    queryKey: threadKeys.detail(threadId),
+    queryFn: () => threadcast.rest.getThread(threadId),
+  });
+}
+
 export function useThreadUpdates(options: UseThreadsOptions) {
   const queryClient = useQueryClient();
 
   useEffect(() => {
     if (!options.ticketId) return;
 
+    // Subscribe to thread changes
     const channel = threadcast
       .channel(`ticket-threads:${options.ticketId}`)
       .on("postgres_changes", {
@@ -39,6 +67,7 @@ export function useThreadUpdates(options: UseThreadsOptions) {
         table: "ticket_notes",
         filter: `ticket_id=eq.${options.ticketId}`,
       }, (payload) => {
+        // `new` is {} only on DELETE, which this binding does not receive.
         if ("thread_id" in payload.new && payload.new.thread_id) {
           queryClient.invalidateQueries({ queryKey: threadKeys.detail(payload.new.thread_id) });
         }
@@ -51,36 +80,53 @@ export function useThreadUpdates(options: UseThreadsOptions) {
   }, [options.ticketId, queryClient]);
 }
 
-/** Edit a note optimistically; on 412 roll back to the winner's version and surface it. */
+/**
+ * Edit a note optimistically. The edit carries the version it is based on (If-Match); if
+ * someone saved first the server answers 412 and the cache shows the winner's note, not ours
+ * and not the stale one. `mutation.error` is then a ConflictError whose `current` is theirs.
+ */
 export function useEditNote(threadId: string) {
   const queryClient = useQueryClient();
   const key = threadKeys.detail(threadId);
+  const replace = (id: string, next: (note: ThreadNote) => ThreadNote) =>
+    queryClient.setQueryData<ThreadWithNotes>(key, (thread) => thread && {
+      ...thread,
+      notes: thread.notes.map((n) => (n.id === id ? next(n) : n)),
+    });
   return useMutation({
     mutationFn: ({ note, body }: { note: ThreadNote; body: string }) =>
       threadcast.rest.editNote(note.id, note.version, { body }),
-    onMutate: async ({ note, body }) => {
+    onMutate: async ({ note, body }: { note: ThreadNote; body: string }) => {
       await queryClient.cancelQueries({ queryKey: key });
       const previous = queryClient.getQueryData<ThreadWithNotes>(key);
-      queryClient.setQueryData<ThreadWithNotes>(key, (thread) => thread && {
-        ...thread,
-        notes: thread.notes.map((n) => (n.id === note.id ? { ...n, body } : n)),
-      });
+      replace(note.id, (n) => ({ ...n, body }));
       return { previous };
     },
-    onError: (error, { note }, context) => {
+    onError: (error: Error, { note }, context) => {
       if (error instanceof ConflictError && error.current) {
-        // Someone else saved first: show their text, not ours and not the stale one.
         const winner = error.current;
-        queryClient.setQueryData<ThreadWithNotes>(key, (thread) => thread && {
-          ...thread,
-          notes: thread.notes.map((n) => (n.id === note.id ? winner : n)),
-        });
+        replace(note.id, () => winner);
       } else if (context?.previous) {
-        queryClient.setQueryData(key, context.previous);
+        queryClient.setQueryData(key, context.previous); // roll back
       }
     },
+    onSuccess: (saved: ThreadNote) => replace(saved.id, () => saved),
     onSettled: () => queryClient.invalidateQueries({ queryKey: key }),
   });
+}
+
+/** The latest AI processing status of each thread on the ticket, live. */
+export function useAIStatus(ticketId?: string) {
+  const [status, setStatus] = useState<Record<string, AIProcessingPayload>>({});
+  useEffect(() => {
+    if (!ticketId) return;
+    const channel = threadcast
+      .channel(`ticket-threads:${ticketId}`)
+      .on("ai_status", (payload) => setStatus((all) => ({ ...all, [payload.threadId]: payload })))
+      .subscribe();
+    return () => channel.unsubscribe();
+  }, [ticketId]);
+  return status;
 }
 
 function getToken(): string {

@@ -1,6 +1,8 @@
-// The demo: one ticket's threads and notes, live. Every realtime event invalidates the ticket's
-// data and refetches it (the seed's React Query pattern, without React); writes are optimistic.
-// Note bodies are only ever set with textContent.
+// The demo: one ticket's threads and notes, live. Realtime events invalidate the ticket's data
+// and it is fetched again (the seed's React Query pattern, without React); AI status events
+// drive the progress bars directly. Writes are optimistic: a new note or an edit shows at once
+// (dimmed) and is replaced by the server's row; a lost edit (412) shows the winner's text.
+// User text is only ever set with textContent, never as HTML.
 import { ConflictError, createClient } from "/static/threadcast.js";
 
 const DEMO_TICKET = "d0000000-0000-4000-8000-000000000101";
@@ -8,6 +10,22 @@ const params = new URLSearchParams(location.search);
 const token = params.get("token");
 const ticketId = params.get("ticket") || DEMO_TICKET;
 const $ = (selector, root = document) => root.querySelector(selector);
+
+let data = { threads: [] };
+const pendingNotes = new Map(); // threadId -> notes sent but not yet confirmed
+const pendingEdits = new Map(); // noteId -> text sent but not yet confirmed
+const conflicts = new Map(); // noteId -> {mine, theirs}: an edit that lost to someone else's
+const aiStatus = new Map(); // threadId -> the latest ai_status payload
+
+const client = createClient(location.origin, {
+  token,
+  onConnectionState: (state) => {
+    const badge = $("#connection");
+    badge.textContent = state;
+    badge.className = state;
+    showQueued();
+  },
+});
 
 function claims(jwt) {
   try {
@@ -17,30 +35,51 @@ function claims(jwt) {
   }
 }
 
-const me = claims(token || "").sub;
-const optimistic = new Map(); // threadId -> notes not yet confirmed
-const progress = new Map(); // threadId -> latest ai_status payload
-const conflicts = new Map(); // noteId -> the winner's text after a lost edit
-let data = { threads: [] };
-
-const client = createClient(location.origin, {
-  token,
-  onConnectionState: (state) => {
-    const badge = $("#connection");
-    badge.textContent = state;
-    badge.className = state;
-  },
-});
-
-let refetching;
-function invalidate() {
-  // Coalesce bursts: one refetch in flight, one queued at most.
-  refetching = (refetching || Promise.resolve()).then(refetch, refetch);
+let errorTimer;
+function showError(message) {
+  const box = $("#error");
+  box.textContent = message;
+  box.hidden = false;
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(() => (box.hidden = true), 10000);
 }
 
-async function refetch() {
-  data = await client.rest.listThreads(ticketId);
-  render();
+function showQueued() {
+  const n = client.pendingWrites;
+  $("#queued").hidden = n === 0;
+  $("#queued").textContent = `${n} change${n === 1 ? "" : "s"} waiting to be sent`;
+}
+
+// One fetch in flight and at most one more queued, however many events arrive meanwhile.
+let inflight;
+let again = false;
+function invalidate() {
+  if (inflight) {
+    again = true;
+    return inflight;
+  }
+  inflight = (async () => {
+    do {
+      again = false;
+      try {
+        data = await client.rest.listThreads(ticketId);
+        render();
+      } catch (error) {
+        showError(`Could not load the ticket: ${error.message}`);
+      }
+    } while (again);
+    inflight = undefined;
+  })();
+  return inflight;
+}
+
+/** Put a row the server returned into the data at once, before the refetch. */
+function upsertNote(note) {
+  const thread = data.threads.find((t) => t.id === note.thread_id);
+  if (!thread) return;
+  const i = thread.notes.findIndex((n) => n.id === note.id);
+  if (i < 0) thread.notes.push(note);
+  else if (thread.notes[i].version <= note.version) thread.notes[i] = note;
 }
 
 function noteItem(note, { pending = false } = {}) {
@@ -54,14 +93,19 @@ function noteItem(note, { pending = false } = {}) {
   li.append(body);
   const meta = document.createElement("span");
   meta.className = "meta";
-  meta.textContent = `${note.internal ? "internal · " : ""}v${note.version ?? "…"}`;
+  meta.textContent = `${note.internal ? "internal · " : ""}${pending ? "sending…" : `v${note.version}`}`;
   li.append(meta);
   if (!pending) li.append(editButton(note));
-  if (conflicts.has(note.id)) {
+  const conflict = conflicts.get(note.id);
+  if (conflict) {
     const warning = document.createElement("p");
     warning.className = "conflict";
     warning.dataset.testid = "conflict";
-    warning.textContent = `Someone else changed this note first. Their text: ${conflicts.get(note.id)}`;
+    warning.textContent =
+      conflict.theirs === null
+        ? `Your edit was not saved: the note was deleted. Your text: ${conflict.mine}`
+        : `Someone else changed this note first; their text is kept: “${conflict.theirs}”. ` +
+          `Your text was not saved: “${conflict.mine}”.`;
     li.append(warning);
   }
   return li;
@@ -74,6 +118,9 @@ function editButton(note) {
   button.dataset.testid = "edit";
   button.addEventListener("click", () => {
     const li = button.closest("li");
+    if (li.querySelector("form")) return;
+    // The version this edit is based on: If-Match makes the server refuse it if it is stale.
+    const base = { id: note.id, version: note.version };
     const form = document.createElement("form");
     const input = document.createElement("textarea");
     input.value = note.body;
@@ -83,56 +130,37 @@ function editButton(note) {
     save.dataset.testid = "save";
     form.append(input, save);
     li.append(form);
-    form.addEventListener("submit", async (event) => {
+    input.focus();
+    form.addEventListener("submit", (event) => {
       event.preventDefault();
-      try {
-        await client.rest.editNote(note.id, note.version, { body: input.value });
-        conflicts.delete(note.id);
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error;
-        conflicts.set(note.id, error.current?.body ?? "(deleted)");
-      } finally {
-        form.remove();
-        invalidate();
-      }
+      form.remove();
+      saveEdit(base, input.value);
     });
   });
   return button;
 }
 
-function render() {
-  const container = $("#threads");
-  // Rebuild the note lists, but keep a note whose edit form is open (only its text updates).
-  for (const thread of data.threads) {
-    let article = container.querySelector(`[data-thread-id="${thread.id}"]`);
-    if (!article) {
-      article = $("#thread-template").content.firstElementChild.cloneNode(true);
-      article.dataset.threadId = thread.id;
-      article.dataset.testid = "thread";
-      $(".subject", article).textContent = thread.subject;
-      $(".composer", article).addEventListener("submit", (event) => send(event, thread.id));
-      container.append(article);
+async function saveEdit(base, text) {
+  pendingEdits.set(base.id, text);
+  conflicts.delete(base.id);
+  render();
+  try {
+    const promise = client.rest.editNote(base.id, base.version, { body: text });
+    showQueued();
+    upsertNote(await promise);
+  } catch (error) {
+    if (error instanceof ConflictError) {
+      // Someone saved first. Keep their text, and say so: nothing is overwritten silently.
+      conflicts.set(base.id, { mine: text, theirs: error.current?.body ?? null });
+      if (error.current) upsertNote(error.current);
+    } else {
+      showError(`Could not save the edit: ${error.message}`);
     }
-    const list = $(".notes", article);
-    const editing = new Map(
-      [...list.children].filter((li) => li.querySelector("form")).map((li) => [li.dataset.noteId, li]),
-    );
-    const item = (note) => {
-      const li = editing.get(note.id);
-      if (!li) return noteItem(note);
-      $(".body", li).textContent = note.body;
-      return li;
-    };
-    list.replaceChildren(
-      ...thread.notes.map(item),
-      ...(optimistic.get(thread.id) || []).map((note) => noteItem(note, { pending: true })),
-    );
-    const ai = progress.get(thread.id) || thread.ai_status;
-    if (ai) {
-      $("progress", article).value = ai.status === "completed" ? 100 : ai.progress ?? 0;
-      $("progress", article).dataset.testid = "ai-progress";
-      $(".ai-label", article).textContent = ai.status + (ai.error ? `: ${ai.error}` : "");
-    }
+  } finally {
+    pendingEdits.delete(base.id);
+    showQueued();
+    render();
+    invalidate();
   }
 }
 
@@ -142,50 +170,128 @@ async function send(event, threadId) {
   const body = form.elements.body.value;
   const internal = form.elements.internal.checked;
   if (!body.trim()) return;
-  const pending = { body, internal, version: undefined };
-  optimistic.set(threadId, [...(optimistic.get(threadId) || []), pending]);
+  const pending = { id: "", body, internal };
+  pendingNotes.set(threadId, [...(pendingNotes.get(threadId) || []), pending]);
   form.reset();
   render();
   try {
-    await client.rest.addNote(threadId, body, internal);
+    const promise = client.rest.addNote(threadId, body, internal);
+    showQueued(); // queued when offline: it is sent when the connection is back
+    upsertNote(await promise);
   } catch (error) {
-    alert(`Could not send: ${error.message}`);
+    showError(`Could not send the note: ${error.message}`);
   } finally {
-    optimistic.set(threadId, (optimistic.get(threadId) || []).filter((n) => n !== pending));
+    pendingNotes.set(threadId, pendingNotes.get(threadId).filter((n) => n !== pending));
+    showQueued();
+    render();
     invalidate();
+  }
+}
+
+async function simulateAIRun(button, threadId) {
+  // What an AI worker would do; every page on the ticket sees the bar move.
+  button.disabled = true;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 600));
+  try {
+    await client.rest.setAIStatus(threadId, "started");
+    for (const progress of [20, 45, 70, 90]) {
+      await pause();
+      await client.rest.setAIStatus(threadId, "processing", progress);
+    }
+    await pause();
+    await client.rest.setAIStatus(threadId, "completed", 100);
+  } catch (error) {
+    showError(`AI run failed: ${error.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function renderAI(article, ai) {
+  if (!ai) return;
+  const bar = $("progress", article);
+  bar.value = ai.status === "completed" ? 100 : (ai.progress ?? 0);
+  article.dataset.aiStatus = ai.status;
+  $(".ai-label", article).textContent =
+    `AI ${ai.status}` +
+    (ai.status === "processing" && ai.progress != null ? ` ${ai.progress}%` : "") +
+    (ai.error ? `: ${ai.error}` : "");
+}
+
+function render() {
+  const container = $("#threads");
+  for (const thread of data.threads) {
+    let article = container.querySelector(`[data-thread-id="${thread.id}"]`);
+    if (!article) {
+      article = $("#thread-template").content.firstElementChild.cloneNode(true);
+      article.dataset.threadId = thread.id;
+      $(".composer", article).addEventListener("submit", (event) => send(event, thread.id));
+      const run = $(".ai-run", article);
+      run.addEventListener("click", () => simulateAIRun(run, thread.id));
+      container.append(article);
+    }
+    $(".subject", article).textContent = thread.subject;
+    // Rebuild the list, but keep a note whose edit form is open (only its text updates).
+    const list = $(".notes", article);
+    const editing = new Map(
+      [...list.children]
+        .filter((li) => li.querySelector("form"))
+        .map((li) => [li.dataset.noteId, li]),
+    );
+    const item = (note) => {
+      const shown = pendingEdits.has(note.id) ? { ...note, body: pendingEdits.get(note.id) } : note;
+      const open = editing.get(note.id);
+      if (!open) return noteItem(shown, { pending: pendingEdits.has(note.id) });
+      $(".body", open).textContent = shown.body;
+      return open;
+    };
+    list.replaceChildren(
+      ...thread.notes.map(item),
+      ...(pendingNotes.get(thread.id) || []).map((note) => noteItem(note, { pending: true })),
+    );
+    renderAI(article, aiStatus.get(thread.id) || thread.ai_status);
+  }
+  for (const article of container.querySelectorAll("[data-thread-id]")) {
+    if (!data.threads.some((t) => t.id === article.dataset.threadId)) article.remove();
   }
 }
 
 async function showPicker() {
   $("#missing-token").hidden = false;
   const response = await fetch("/demo/users");
-  if (!response.ok) return; // not a demo server: a token is needed
+  if (!response.ok) return; // not a demo server: bring your own token
   const demo = await response.json();
   for (const user of demo.users) {
     const link = document.createElement("a");
-    link.href = `?token=${encodeURIComponent(user.token)}&ticket=${demo.ticket}`;
+    link.href = `?${new URLSearchParams({ token: user.token, ticket: demo.ticket })}`;
     link.textContent = user.name;
     link.dataset.testid = `pick-${user.role}`;
-    $("#picker").append(link, " ");
+    $("#picker").append(link);
   }
 }
 
 if (!token) {
   showPicker();
 } else {
-  $("#who").textContent = `signed in as ${me}`;
+  $("#who").textContent = `signed in as ${claims(token).sub ?? "?"}`;
+  $("#ticket-subject").textContent = `Ticket ${ticketId}`;
   $("#curl").textContent =
-    `curl -N -H "Authorization: Bearer ${token}" \\\n  ${location.origin}/v1/channels/ticket-threads:${ticketId}/stream`;
+    `curl -N -H "Authorization: Bearer ${token}" \\\n` +
+    `  ${location.origin}/v1/channels/ticket-threads:${ticketId}/stream`;
   client
     .channel(`ticket-threads:${ticketId}`)
     .on("postgres_changes", { event: "*", schema: "public", table: "ticket_threads" }, invalidate)
     .on("postgres_changes", { event: "*", schema: "public", table: "ticket_notes" }, invalidate)
     .on("ai_status", (payload) => {
-      progress.set(payload.threadId, payload);
-      render();
+      aiStatus.set(payload.threadId, payload);
+      const article = $(`[data-thread-id="${payload.threadId}"]`);
+      if (article) renderAI(article, payload);
     })
     .on("system", (payload) => {
+      // Live (again): load the current state. After a reset the log could not fill the gap.
       if (payload.type === "subscribed" || payload.type === "reset") invalidate();
     })
-    .subscribe();
+    .subscribe((status, error) => {
+      if (status === "CHANNEL_ERROR" && error?.status) showError(error.message);
+    });
 }

@@ -89,25 +89,61 @@ export interface SetAIStatus {
   error?: string;
 }
 
+export interface ThreadList {
+  ticket_id: string;
+  threads: ThreadWithNotes[];
+}
+
+/** The body of every 4xx answer; a 412 adds `current`, a 422 adds `problems`. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  [extra: string]: unknown;
+}
+
 export type ChannelStatus = "SUBSCRIBED" | "CHANNEL_ERROR" | "TIMED_OUT" | "CLOSED";
-export type ConnectionState = "live" | "reconnecting" | "offline";
+/** live: every channel is subscribed; reconnecting: some are not (yet); offline: the browser
+ * says it is offline; paused: the page has been hidden for `pauseWhenHiddenMs`. */
+export type ConnectionState = "live" | "reconnecting" | "offline" | "paused";
 
 export interface PostgresChangesFilter {
   event: EventType | "*";
+  /** Defaults to "public". */
   schema?: string;
   table: string;
   /** Supabase syntax: column=op.value, op one of eq neq lt lte gt gte in (in.(a,b)). */
   filter?: string;
 }
 
+/** A 412 from editNote/deleteNote: someone else changed the note first. */
 export declare class ConflictError extends Error {
+  constructor(message: string, current?: ThreadNote | null);
+  /** Their version of the note, or null if it was deleted. */
   current: ThreadNote | null;
 }
 
 export declare class HTTPError extends Error {
+  constructor(status: number, body: ErrorBody);
   status: number;
-  body: { error: string; message: string } & Record<string, unknown>;
+  body: ErrorBody;
 }
+
+/** One block of a text/event-stream; data is null when the block had no data lines. */
+export interface SSEFrame {
+  event: string;
+  data: string | null;
+  id?: string;
+  retry?: number;
+}
+
+/** The client's incremental text/event-stream parser (exported for tests and reuse). */
+export declare class SSEParser {
+  feed(text: string): SSEFrame[];
+  end(): SSEFrame[];
+}
+
+/** Whether a row matches a Supabase-style filter (`column=op.value`). */
+export declare function matchesFilter(filter: string | undefined, row: object | null): boolean;
 
 export interface Channel {
   on<Row = Thread | ThreadNote>(
@@ -117,13 +153,20 @@ export interface Channel {
   ): Channel;
   on(type: "ai_status", callback: (payload: AIProcessingPayload) => void): Channel;
   on(type: "system", callback: (payload: SystemEvent) => void): Channel;
+  /**
+   * Connect and stay connected. SUBSCRIBED each time the stream is live (again);
+   * CHANNEL_ERROR when it breaks (it retries by itself, unless the error is an HTTPError
+   * 400/403/404, or the token expired or was refused: then it waits for setToken());
+   * TIMED_OUT when the server did not answer in time (it retries); CLOSED on unsubscribe().
+   */
   subscribe(callback?: (status: ChannelStatus, error?: Error) => void): Channel;
   unsubscribe(): void;
 }
 
 export interface RestApi {
-  listThreads(ticketId: string): Promise<{ ticket_id: string; threads: ThreadWithNotes[] }>;
+  listThreads(ticketId: string): Promise<ThreadList>;
   getThread(threadId: string): Promise<ThreadWithNotes>;
+  // Writes are queued while offline and sent in order when the connection is back.
   createThread(ticketId: string, subject: string): Promise<ThreadWithNotes>;
   addNote(threadId: string, body: string, internal?: boolean): Promise<ThreadNote>;
   /** Rejects with ConflictError (carrying the current note) when `version` is stale. */
@@ -134,18 +177,33 @@ export interface RestApi {
   ): Promise<AIState>;
 }
 
+export type TokenSource = string | (() => string | Promise<string>);
+
 export interface ThreadcastClient {
   readonly state: ConnectionState;
   readonly rest: RestApi;
+  /** Writes waiting for the connection to come back. */
+  readonly pendingWrites: number;
   channel(name: `ticket-threads:${string}` | string): Channel;
-  setToken(token: string): void;
+  /** Use a new token from now on; channels waiting for one resume from where they were. */
+  setToken(token: TokenSource): void;
+  /** Unsubscribe every channel and stop listening to the page; queued writes are rejected. */
+  close(): void;
 }
 
 export interface ClientOptions {
-  token: string;
+  /** A token, or a function called before each connection and request (to refresh it). */
+  token: TokenSource;
   fetch?: typeof fetch;
-  /** Deliver callbacks at most once per this many ms, in batches (0: immediately). */
+  /** Deliver callbacks in batches, at most once per this many ms (default 0: at once). */
   throttleMs?: number;
+  /** Close streams after the page is hidden this long, resume when visible (default 60000;
+   * null: never). */
+  pauseWhenHiddenMs?: number | null;
+  /** No answer from the server this long: TIMED_OUT and retry (default 10000). */
+  subscribeTimeoutMs?: number;
+  /** No bytes (not even a heartbeat) this long: reconnect (default 45000). */
+  idleTimeoutMs?: number;
   onConnectionState?: (state: ConnectionState) => void;
 }
 

@@ -1,31 +1,41 @@
-// threadcast.js — the browser client. An ES module, no build step.
+// threadcast.js — the browser client. An ES module, no build step; types in threadcast.d.ts.
 //
 //   import { createClient } from "/static/threadcast.js";
-//   const client = createClient(location.origin, { token });
+//   const client = createClient(location.origin, { token, onConnectionState: console.log });
 //   client.channel(`ticket-threads:${ticketId}`)
 //     .on("postgres_changes", { event: "INSERT", schema: "public", table: "ticket_notes",
 //                               filter: `ticket_id=eq.${ticketId}` }, (payload) => { ... })
 //     .on("ai_status", (payload) => { ... })
 //     .subscribe((status) => { ... });   // SUBSCRIBED | CHANNEL_ERROR | TIMED_OUT | CLOSED
+//   await client.rest.editNote(noteId, version, { body });   // ConflictError on 412
 //
-// The stream is read with fetch, not EventSource, so the token travels in the Authorization
-// header (never in a URL that lands in logs) and the client controls reconnection: it resumes
-// with Last-Event-ID after any break, backing off with full jitter, so no event is missed or
-// delivered twice.
+// Why fetch and not EventSource: EventSource cannot send headers, so the token would have to
+// travel in the URL (where proxies and access logs keep it), and it reconnects on its own
+// terms: no backoff, no jitter, no way to pause, and it gives up for good on any HTTP error.
+// Reading the stream with fetch keeps the token in the Authorization header and lets this
+// client resume with Last-Event-ID under jittered backoff, so no event is missed or repeated.
+//
+// Callbacks receive exactly the server's JSON.
 
 const MAX_BACKOFF_MS = 30000;
-const SUBSCRIBE_TIMEOUT_MS = 10000;
+const DEFAULTS = {
+  throttleMs: 0, // deliver callbacks at once; > 0: in batches, at most once per interval
+  pauseWhenHiddenMs: 60000, // close streams of a tab hidden this long; null: never
+  subscribeTimeoutMs: 10000, // no answer from the server this long: TIMED_OUT, retry
+  idleTimeoutMs: 45000, // nothing at all (the server sends a heartbeat every 15 s): retry
+};
 
 export class ConflictError extends Error {
-  /** A 412: someone else changed the row first. `current` is their version of it. */
+  /** A 412: someone else changed the row first. `current` is their version (null if gone). */
   constructor(message, current) {
     super(message);
     this.name = "ConflictError";
-    this.current = current;
+    this.current = current ?? null;
   }
 }
 
 export class HTTPError extends Error {
+  /** Any other non-2xx answer; `body` is the server's {"error", "message", ...}. */
   constructor(status, body) {
     super((body && body.message) || `HTTP ${status}`);
     this.name = "HTTPError";
@@ -34,56 +44,114 @@ export class HTTPError extends Error {
   }
 }
 
-/** Splits a byte stream into SSE events ({id, event, data, retry}), per the HTML spec. */
-export async function* parseSSE(reader) {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  let event = { data: [], event: "message", id: undefined, retry: undefined };
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += decoder.decode(value, { stream: true });
-    let newline;
-    while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + (buffer.startsWith("\r\n", newline) ? 2 : 1));
-      if (line === "") {
-        if (event.data.length || event.retry !== undefined || event.id !== undefined) {
-          yield { ...event, data: event.data.join("\n") };
-        }
-        event = { data: [], event: "message", id: undefined, retry: undefined };
-        continue;
-      }
-      if (line.startsWith(":")) continue; // a heartbeat comment
-      const colon = line.indexOf(":");
-      const field = colon < 0 ? line : line.slice(0, colon);
-      let value = colon < 0 ? "" : line.slice(colon + 1);
-      if (value.startsWith(" ")) value = value.slice(1);
-      if (field === "data") event.data.push(value);
-      else if (field === "event") event.event = value;
-      else if (field === "id") event.id = value;
-      else if (field === "retry" && /^\d+$/.test(value)) event.retry = Number(value);
+/**
+ * An incremental parser for text/event-stream, per the HTML standard: lines end in CRLF, LF or
+ * CR; `:` starts a comment; `data` lines join with "\n"; `id` (without NUL) and `retry`
+ * (digits only) are remembered; unknown fields are ignored; a blank line ends an event.
+ * feed() takes decoded text in arbitrary pieces and returns the blocks it completed, as
+ * {event, data, id, retry}: data is null for a block without data lines (only id or retry),
+ * id and retry are undefined unless the block set them.
+ */
+export class SSEParser {
+  constructor() {
+    this.buffer = "";
+    this.started = false;
+    this.block();
+  }
+
+  block() {
+    this.data = [];
+    this.event = "";
+    this.id = undefined;
+    this.retry = undefined;
+  }
+
+  feed(text) {
+    const out = [];
+    this.buffer += text;
+    if (!this.started && this.buffer.length) {
+      this.started = true;
+      if (this.buffer[0] === "\uFEFF") this.buffer = this.buffer.slice(1); // one leading BOM
     }
+    let pos = 0;
+    for (;;) {
+      const cr = this.buffer.indexOf("\r", pos);
+      const lf = this.buffer.indexOf("\n", pos);
+      const end = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
+      if (end < 0) break;
+      let next = end + 1;
+      if (end === cr) {
+        // A CR as the last character may be the first half of a CRLF split across chunks:
+        // wait for the next chunk rather than read its LF as a second, blank line.
+        if (next === this.buffer.length) break;
+        if (this.buffer[next] === "\n") next += 1;
+      }
+      this.line(this.buffer.slice(pos, end), out);
+      pos = next;
+    }
+    this.buffer = this.buffer.slice(pos);
+    return out;
+  }
+
+  /** The stream ended: a held-back CR still ends its line; an unfinished event is dropped. */
+  end() {
+    const out = [];
+    if (this.buffer.endsWith("\r")) this.line(this.buffer.slice(0, -1), out);
+    this.buffer = "";
+    this.block();
+    return out;
+  }
+
+  line(line, out) {
+    if (line === "") {
+      if (this.data.length || this.id !== undefined || this.retry !== undefined) {
+        out.push({
+          event: this.event || "message",
+          data: this.data.length ? this.data.join("\n") : null,
+          id: this.id,
+          retry: this.retry,
+        });
+      }
+      this.block();
+      return;
+    }
+    if (line[0] === ":") return; // a comment: the server's heartbeat
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value[0] === " ") value = value.slice(1);
+    if (field === "data") this.data.push(value);
+    else if (field === "event") this.event = value;
+    else if (field === "id" && !value.includes("\0")) this.id = value;
+    else if (field === "retry" && /^\d+$/.test(value)) this.retry = Number(value);
   }
 }
 
-/** Whether a row matches a Supabase-style filter `column=op.value` (client-side routing). */
+/**
+ * Whether a row matches a Supabase-style filter `column=op.value`. The server has already
+ * filtered the stream; this routes each event to the callbacks whose binding it matches,
+ * since one stream carries every binding of a channel.
+ */
 export function matchesFilter(filter, row) {
   if (!filter) return true;
   const match = /^([a-z_][a-z0-9_]*)=(eq|neq|lt|lte|gt|gte|in)\.(.*)$/.exec(filter);
   if (!match || !row) return false;
   const [, column, op, raw] = match;
   const actual = row[column];
-  if (actual === null || actual === undefined) return false;
+  if (actual === null || actual === undefined) return false; // SQL: NULL matches nothing
   const compare = (expected) => {
-    const a = Number(actual);
-    const b = Number(expected);
-    if (typeof actual !== "boolean" && !Number.isNaN(a) && !Number.isNaN(b) && expected !== "") {
-      return a < b ? -1 : a > b ? 1 : 0;
+    if (typeof actual === "number" || /^-?\d+(\.\d+)?$/.test(String(actual))) {
+      const [a, b] = [Number(actual), Number(expected)];
+      if (expected !== "" && !Number.isNaN(b)) return Math.sign(a - b);
     }
-    const left = String(actual).toLowerCase();
-    const right = String(expected).toLowerCase();
-    return left < right ? -1 : left > right ? 1 : 0;
+    const isoDate = /^\d{4}-\d\d-\d\d/;
+    if (isoDate.test(String(actual)) && isoDate.test(expected)) {
+      const [a, b] = [Date.parse(actual), Date.parse(expected)];
+      if (!Number.isNaN(a) && !Number.isNaN(b)) return Math.sign(a - b);
+    }
+    // uuids and booleans compare case-insensitively, as PostgreSQL parses them.
+    const [a, b] = [String(actual).toLowerCase(), String(expected).toLowerCase()];
+    return a < b ? -1 : a > b ? 1 : 0;
   };
   switch (op) {
     case "eq": return compare(raw) === 0;
@@ -97,15 +165,18 @@ export function matchesFilter(filter, row) {
   return false;
 }
 
+const isOffline = () => globalThis.navigator?.onLine === false;
+
 class Channel {
   constructor(client, name) {
     this.client = client;
     this.name = name;
     this.bindings = [];
     this.lastEventId = undefined;
-    this.status = "CLOSED";
-    this.abort = undefined;
+    this.status = undefined;
     this.closed = true;
+    this.live = false; // the server said `subscribed` on the current stream
+    this.abort = undefined;
     this.pending = [];
     this.flushTimer = undefined;
   }
@@ -128,98 +199,187 @@ class Channel {
   }
 
   subscribe(statusCallback = () => {}) {
+    if (!this.closed) return this;
     this.statusCallback = statusCallback;
     this.closed = false;
     this.client.channels.add(this);
+    this.client.updateState();
     this.run();
     return this;
   }
 
   unsubscribe() {
+    if (this.closed) return;
     this.closed = true;
+    this.live = false;
     this.client.channels.delete(this);
-    if (this.abort) this.abort.abort();
+    this.abort?.abort();
+    this.wakeUp?.(); // end a backoff or a wait, so run() returns
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.pending = [];
     this.setStatus("CLOSED");
+    this.client.updateState();
   }
 
   setStatus(status, error) {
-    if (this.status === status && status !== "CHANNEL_ERROR") return;
+    // SUBSCRIBED repeats after every resume; errors are reported each time.
+    if (status === "CLOSED" && this.status === "CLOSED") return;
     this.status = status;
-    this.statusCallback?.(status, error);
+    try {
+      this.statusCallback?.(status, error);
+    } catch (e) {
+      console.error("threadcast: a status callback failed", e);
+    }
   }
 
+  setLive(live) {
+    this.live = live;
+    this.client.updateState();
+  }
+
+  /** Connect, read, and reconnect until unsubscribed or a retry cannot help. */
   async run() {
-    let attempt = 0;
-    let retryMs = 1000;
-    while (!this.closed) {
-      const abort = new AbortController();
-      this.abort = abort;
-      const timeout = setTimeout(() => this.setStatus("TIMED_OUT"), SUBSCRIBE_TIMEOUT_MS);
-      let fatal = false;
-      try {
-        const params = new URLSearchParams();
-        for (const spec of this.specs()) params.append("on", spec);
-        const headers = { Authorization: `Bearer ${this.client.token}` };
-        if (this.lastEventId) headers["Last-Event-ID"] = this.lastEventId;
-        const url = `${this.client.baseUrl}/v1/channels/${encodeURIComponent(this.name)}/stream?${params}`;
-        const response = await this.client.fetch(url, { headers, signal: abort.signal, cache: "no-store" });
-        if (!response.ok) {
-          const body = await response.json().catch(() => ({}));
-          if ([400, 401, 403].includes(response.status)) {
-            fatal = true; // retrying cannot fix these
-            this.setStatus("CHANNEL_ERROR", new HTTPError(response.status, body));
-          }
-          const retryAfter = Number(response.headers.get("Retry-After"));
-          if (retryAfter) retryMs = retryAfter * 1000;
-        } else {
-          for await (const frame of parseSSE(response.body.getReader())) {
-            if (frame.retry !== undefined) retryMs = frame.retry;
-            if (frame.id) this.lastEventId = frame.id;
-            if (!frame.data) continue;
-            const payload = JSON.parse(frame.data);
-            if (frame.event === "system") {
-              this.dispatch("system", payload);
-              if (payload.type === "subscribed") {
-                attempt = 0;
-                clearTimeout(timeout);
-                this.client.setState("live");
-                this.setStatus("SUBSCRIBED");
-                this.client.flushWrites();
-              } else if (payload.type === "expired") {
-                fatal = true;
-                this.setStatus("CHANNEL_ERROR", new Error(payload.message));
-              }
-              continue;
-            }
-            this.dispatch(frame.event, payload);
-          }
-        }
-      } catch (error) {
-        if (abort.signal.aborted && this.closed) return;
-      } finally {
-        clearTimeout(timeout);
+    const mine = (this.runs = (this.runs || 0) + 1);
+    const stopped = () => this.closed || this.runs !== mine; // unsubscribed (maybe resubscribed)
+    let attempt = 0; // failures since the last `subscribed`
+    let retryMs = 1000; // the server's `retry:` hint: the base of the backoff
+    while (!stopped()) {
+      if (this.client.paused) {
+        await this.client.sleep(Infinity, this); // until the page is visible again
+        attempt = 0;
+        continue;
       }
-      if (this.closed || fatal) return;
-      this.client.setState(navigator.onLine === false ? "offline" : "reconnecting");
+      const tokenEpoch = this.client.tokenEpoch;
+      const outcome = await this.connect((ms) => (retryMs = ms), () => (attempt = 0));
+      if (stopped()) return;
+      this.setLive(false);
+      if (outcome.fatal) {
+        this.setStatus("CHANNEL_ERROR", outcome.error);
+        return;
+      }
+      if (outcome.needsToken && typeof this.client.token !== "function") {
+        // A fixed token expired or was refused: wait for setToken(), then resume.
+        this.setStatus("CHANNEL_ERROR", outcome.error);
+        while (!stopped() && this.client.tokenEpoch === tokenEpoch) {
+          await this.client.sleep(Infinity, this);
+        }
+        attempt = 0;
+        continue;
+      }
+      if (this.client.paused) continue;
+      this.setStatus(outcome.timedOut ? "TIMED_OUT" : "CHANNEL_ERROR", outcome.error);
+      // Exponential backoff with full jitter: a restarted server is not hit by every client
+      // at once. Retry-After (429, 503) is a floor. `online` or a visible page cut it short.
       attempt += 1;
       const cap = Math.min(MAX_BACKOFF_MS, retryMs * 2 ** Math.min(attempt - 1, 10));
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * cap)); // full jitter
+      await this.client.sleep(Math.max(outcome.retryAfterMs || 0, Math.random() * cap), this);
     }
+  }
+
+  /** One stream, start to end. Resolves to what happened; never rejects. */
+  async connect(setRetry, onSubscribed) {
+    const abort = new AbortController();
+    this.abort = abort;
+    let timedOut = false;
+    let idle;
+    const startTimer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, this.client.options.subscribeTimeoutMs);
+    const alive = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => abort.abort(), this.client.options.idleTimeoutMs);
+    };
+    try {
+      const params = new URLSearchParams();
+      for (const spec of this.specs()) params.append("on", spec);
+      const headers = { Authorization: `Bearer ${await this.client.currentToken()}` };
+      if (this.lastEventId) headers["Last-Event-ID"] = this.lastEventId;
+      const url = `${this.client.baseUrl}/v1/channels/${encodeURIComponent(this.name)}/stream?${params}`;
+      const response = await this.client.fetch(url, {
+        headers,
+        signal: abort.signal,
+        cache: "no-store",
+      });
+      if (!response.ok) {
+        clearTimeout(startTimer);
+        const body = await response.json().catch(() => ({}));
+        const error = new HTTPError(response.status, body);
+        const retryAfterMs = (Number(response.headers.get("Retry-After")) || 0) * 1000;
+        if (response.status === 401) return { needsToken: true, error };
+        const fatal = [400, 403, 404].includes(response.status); // retrying cannot fix these
+        return { fatal, error, retryAfterMs };
+      }
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      const parser = new SSEParser();
+      alive();
+      for (;;) {
+        const { value, done } = await reader.read();
+        clearTimeout(startTimer); // the server answered; from here the idle timer watches
+        alive();
+        const frames = done ? parser.end() : parser.feed(decoder.decode(value, { stream: true }));
+        for (const frame of frames) {
+          const stop = this.handle(frame, setRetry, onSubscribed);
+          if (stop) {
+            abort.abort();
+            return stop;
+          }
+        }
+        if (done) return { error: new Error("the server ended the stream") };
+      }
+    } catch (error) {
+      if (timedOut) return { timedOut, error: new Error("no answer from the server") };
+      return { error };
+    } finally {
+      clearTimeout(startTimer);
+      clearTimeout(idle);
+    }
+  }
+
+  /** One parsed frame; returns an outcome when the stream should end here. */
+  handle(frame, setRetry, onSubscribed) {
+    if (frame.retry !== undefined) setRetry(frame.retry);
+    if (frame.id !== undefined) this.lastEventId = frame.id || undefined;
+    if (frame.data === null) return undefined;
+    let payload;
+    try {
+      payload = JSON.parse(frame.data);
+    } catch {
+      console.error("threadcast: a frame that is not JSON", frame.data);
+      return undefined;
+    }
+    this.dispatch(frame.event, payload);
+    if (frame.event !== "system") return undefined;
+    if (payload.type === "subscribed") {
+      onSubscribed();
+      this.setLive(true);
+      this.setStatus("SUBSCRIBED");
+      this.client.flushWrites();
+    } else if (payload.type === "expired") {
+      return { needsToken: true, error: new Error(payload.message) };
+    }
+    // `reset` and `shutdown` are followed by the server closing the stream (a cursor_*
+    // reset continues instead); both resume from lastEventId.
+    return undefined;
   }
 
   dispatch(type, payload) {
-    if (this.client.throttleMs > 0) {
-      // Client-side throttling: deliver bursts together, at most once per interval.
-      this.pending.push([type, payload]);
-      this.flushTimer ??= setTimeout(() => {
-        const batch = this.pending;
-        this.pending = [];
-        this.flushTimer = undefined;
-        for (const [t, p] of batch) this.deliver(t, p);
-      }, this.client.throttleMs);
+    const interval = this.client.options.throttleMs;
+    if (!(interval > 0)) {
+      this.deliver(type, payload);
       return;
     }
-    this.deliver(type, payload);
+    // Client-side throttling: a burst is delivered together, in order, at most once per
+    // interval, so a UI re-renders once per burst instead of once per event.
+    this.pending.push([type, payload]);
+    this.flushTimer ??= setTimeout(() => {
+      const batch = this.pending;
+      this.pending = [];
+      this.flushTimer = undefined;
+      for (const [t, p] of batch) this.deliver(t, p);
+    }, interval);
   }
 
   deliver(type, payload) {
@@ -227,7 +387,7 @@ class Channel {
       if (wanted !== type) continue;
       if (type === "postgres_changes") {
         if (filter.table && filter.table !== payload.table) continue;
-        if (filter.schema && filter.schema !== payload.schema) continue;
+        if ((filter.schema || "public") !== payload.schema) continue;
         if (filter.event && filter.event !== "*" && filter.event !== payload.eventType) continue;
         const row = payload.eventType === "DELETE" ? payload.old : payload.new;
         if (!matchesFilter(filter.filter, row)) continue;
@@ -242,17 +402,27 @@ class Channel {
 }
 
 class Client {
-  constructor(baseUrl, { token, fetch, throttleMs = 0, onConnectionState } = {}) {
+  constructor(baseUrl, options = {}) {
     this.baseUrl = baseUrl.replace(/\/$/, "");
-    this.token = token;
-    this.fetch = fetch || globalThis.fetch.bind(globalThis);
-    this.throttleMs = throttleMs;
-    this.onConnectionState = onConnectionState;
+    this.options = { ...DEFAULTS, ...options };
+    this.token = options.token;
+    this.tokenEpoch = 0;
+    this.fetch = options.fetch || globalThis.fetch.bind(globalThis);
     this.state = "reconnecting";
+    this.paused = false;
     this.channels = new Set();
+    this.sleepers = new Set();
     this.queue = [];
-    globalThis.addEventListener?.("online", () => this.flushWrites());
-    globalThis.addEventListener?.("offline", () => this.setState("offline"));
+    this.listeners = [];
+    this.listen(globalThis, "online", () => {
+      this.updateState();
+      this.wake(); // reconnect now, not at the end of a backoff
+      this.flushWrites();
+    });
+    this.listen(globalThis, "offline", () => this.updateState());
+    if (globalThis.document) {
+      this.listen(globalThis.document, "visibilitychange", () => this.visibilityChanged());
+    }
     this.rest = {
       listThreads: (ticketId) => this.request("GET", `/v1/tickets/${ticketId}/threads`),
       getThread: (threadId) => this.request("GET", `/v1/threads/${threadId}`),
@@ -270,29 +440,107 @@ class Client {
     };
   }
 
+  listen(target, type, handler) {
+    if (!target?.addEventListener) return;
+    target.addEventListener(type, handler);
+    this.listeners.push([target, type, handler]);
+  }
+
   channel(name) {
     return new Channel(this, name);
   }
 
+  /** A new token (a string, or a function returning one); streams waiting for it resume. */
   setToken(token) {
     this.token = token;
+    this.tokenEpoch += 1;
+    this.wake();
   }
 
-  setState(state) {
+  async currentToken() {
+    return typeof this.token === "function" ? await this.token() : this.token;
+  }
+
+  /** Unsubscribe every channel and stop listening to the page; queued writes are rejected. */
+  close() {
+    for (const channel of [...this.channels]) channel.unsubscribe();
+    for (const [target, type, handler] of this.listeners) target.removeEventListener(type, handler);
+    this.listeners = [];
+    clearTimeout(this.hiddenTimer);
+    clearTimeout(this.writeRetry);
+    for (const item of this.queue.splice(0)) item.reject(new Error("client closed"));
+  }
+
+  get pendingWrites() {
+    return this.queue.length;
+  }
+
+  updateState() {
+    const channels = [...this.channels];
+    let state;
+    if (this.paused) state = "paused";
+    else if (isOffline()) state = "offline";
+    else state = channels.every((c) => c.live) ? "live" : "reconnecting";
     if (this.state === state) return;
     this.state = state;
-    this.onConnectionState?.(state);
+    try {
+      this.options.onConnectionState?.(state);
+    } catch (error) {
+      console.error("threadcast: onConnectionState failed", error);
+    }
+  }
+
+  /** Resolves after `ms`, or sooner on wake() (or the owner's wakeUp(), on unsubscribe). */
+  sleep(ms, owner) {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
+      this.sleepers.add(done);
+      owner.wakeUp = done;
+    });
+  }
+
+  wake() {
+    for (const done of [...this.sleepers]) done();
+  }
+
+  // Going quiet while hidden: a background tab holding a stream costs the server a connection
+  // and, over HTTP/1.1, takes one of the browser's six connections per origin from every
+  // other tab. After `pauseWhenHiddenMs` hidden the streams close; when the page shows again
+  // they resume from Last-Event-ID and replay what was missed (or get `reset` past retention).
+  visibilityChanged() {
+    const limit = this.options.pauseWhenHiddenMs;
+    if (document.visibilityState === "hidden") {
+      if (limit === null || limit === undefined || this.hiddenTimer) return;
+      this.hiddenTimer = setTimeout(() => {
+        this.paused = true;
+        for (const channel of this.channels) channel.abort?.abort();
+        this.updateState();
+      }, limit);
+      return;
+    }
+    clearTimeout(this.hiddenTimer);
+    this.hiddenTimer = undefined;
+    if (!this.paused) return;
+    this.paused = false;
+    this.updateState();
+    this.wake();
   }
 
   async request(method, path, body, headers = {}) {
     const response = await this.fetch(`${this.baseUrl}${path}`, {
       method,
       headers: {
-        Authorization: `Bearer ${this.token}`,
+        Authorization: `Bearer ${await this.currentToken()}`,
         ...(body === undefined ? {} : { "Content-Type": "application/json" }),
         ...headers,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
     });
     if (response.status === 204) return null;
     const data = await response.json().catch(() => ({}));
@@ -301,25 +549,34 @@ class Client {
     return data;
   }
 
-  /** A write: sent now, or queued while offline and sent, in order, on reconnect. */
+  /**
+   * A write: sent now, or queued while offline (or the server is unreachable) and sent, in
+   * order, when the network or a stream comes back. The promise settles with the server's
+   * answer. Caveat: a request lost after the server committed it is sent again, which for a
+   * POST means a duplicate; the server has no idempotency keys yet.
+   */
   write(method, path, body, headers) {
     return new Promise((resolve, reject) => {
-      this.queue.push({ method, path, body, headers, resolve, reject });
-      if (this.queue.length === 1) this.flushWrites();
+      this.queue.push({ method, path, body, headers, resolve, reject, attempt: 0 });
+      this.flushWrites();
     });
   }
 
   async flushWrites() {
     if (this.flushing) return;
     this.flushing = true;
+    clearTimeout(this.writeRetry);
     try {
-      while (this.queue.length && navigator.onLine !== false) {
+      while (this.queue.length && !isOffline()) {
         const item = this.queue[0];
         try {
           item.resolve(await this.request(item.method, item.path, item.body, item.headers));
         } catch (error) {
           if (error instanceof TypeError) {
-            this.setState("offline"); // the network failed: keep it queued for reconnect
+            // The network failed (fetch rejects with TypeError): keep it, try again later.
+            item.attempt += 1;
+            const cap = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(item.attempt - 1, 10));
+            this.writeRetry = setTimeout(() => this.flushWrites(), Math.random() * cap);
             return;
           }
           item.reject(error);
