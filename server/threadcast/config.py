@@ -49,6 +49,7 @@ class Settings:
 
     pool_min_size: int = 2
     pool_max_size: int = 10
+    pool_timeout_seconds: float = 5.0  # wait for a connection before answering 503
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

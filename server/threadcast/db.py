@@ -36,13 +36,20 @@ class Identity:
 
 
 def create_pool(
-    database_url: str, *, min_size: int = 2, max_size: int = 10, name: str = "threadcast"
+    database_url: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    name: str = "threadcast",
+    timeout: float = 30.0,
 ) -> AsyncConnectionPool:
-    """A pool to open in the app's lifespan (`await pool.open(wait=True)`)."""
+    """A pool to open in the app's lifespan (`await pool.open(wait=True)`). `timeout` bounds
+    the wait for a connection; past it the request gets 503 + Retry-After."""
     return AsyncConnectionPool(
         database_url,
         min_size=min_size,
         max_size=max_size,
+        timeout=timeout,
         open=False,
         check=AsyncConnectionPool.check_connection,
         # Every pooled connection: autocommit, rows as dicts (transactions are explicit).
