@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -150,6 +151,8 @@ class Client:
         self.resets: list[dict] = []
         self.statuses: Counter[int] = Counter()
         self.connects = 0
+        self.deletes = 0  # DELETE events of notes
+        self.other_events = 0  # changes of tables other than ticket_notes
         self.errors: list[str] = []  # unexpected client-side exceptions, for diagnosis
         self.subscribed = threading.Event()
         self.expired = threading.Event()
@@ -187,8 +190,16 @@ class Client:
     def markers(self) -> list[str]:
         return [r.marker for r in self.received]
 
+    def wait_for_marker(self, marker: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while marker not in self.markers():
+            assert time.monotonic() < deadline, f"{self.name} never got {marker}"
+            time.sleep(0.02)
+
     def wait_subscribed(self, timeout: float = 15) -> None:
-        assert self.subscribed.wait(timeout), f"{self.name} never subscribed: {self.statuses} {self.errors[-3:]}"
+        assert self.subscribed.wait(timeout), (
+            f"{self.name} never subscribed: {self.statuses} {self.errors[-3:]}"
+        )
 
     async def _run(self) -> None:
         async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=30)) as http:
@@ -254,6 +265,9 @@ class Client:
         if kind == "postgres_changes" and body["table"] == "ticket_notes":
             row = body["new"] or body["old"]
             self.received.append(Received(event_id, row["body"].split(" ", 1)[0]))
+            self.deletes += body["eventType"] == "DELETE"
+        elif kind == "postgres_changes":
+            self.other_events += 1
         elif kind == "system":
             if body["type"] == "subscribed":
                 self.subscribed.set()
@@ -364,3 +378,28 @@ def agent_sees(_: Written) -> bool:
 
 def customer_sees(written: Written) -> bool:
     return not written.internal
+
+
+RESULTS = Path("test-artifacts/delivery-results.json")
+
+
+def record(scenario: str, writers: Writers, reports: list[Report]) -> None:
+    """Keep the scenario's figures for the README table; fail if any client saw a problem."""
+    row = {
+        "scenario": scenario,
+        "written": len(writers.acknowledged),
+        "uncertain": len(writers.uncertain),
+        "clients": len(reports),
+        "lost": sum(len(r.lost) for r in reports),
+        "duplicated": sum(len(r.duplicated) for r in reports),
+        "out_of_order": sum(len(r.out_of_order) for r in reports),
+        "leaked": sum(len(r.leaked) for r in reports),
+        "resets": sum(r.resets for r in reports),
+        "ok": all(r.ok for r in reports),
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    rows = [r for r in rows if r["scenario"] != scenario] + [row]
+    RESULTS.write_text(json.dumps(rows, indent=1))
+    problems = [str(r) for r in reports if not r.ok]
+    assert not problems, "\n".join(problems)

@@ -1,17 +1,15 @@
 """Faults with writers running and clients connected; every scenario ends with the delivery
 checker: zero lost, zero duplicated, nothing out of order or leaked — or an explicit `reset`.
 
-Run alone with `pytest -m faults`. Each scenario appends a row to
+Run alone with `pytest -m faults`. Each scenario records a row in
 `test-artifacts/delivery-results.json` (the table in the README comes from there).
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -19,12 +17,12 @@ import pytest
 
 from tests.delivery import (
     Client,
-    Report,
     Writers,
     Written,
     agent_sees,
     check,
     customer_sees,
+    record,
     wait_delivered,
 )
 from tests.processes import PrivatePostgres, ServerProcess
@@ -32,30 +30,6 @@ from tests.support import World, seed_world
 from threadcast import migrations
 
 pytestmark = pytest.mark.faults
-
-RESULTS = Path("test-artifacts/delivery-results.json")
-
-
-def record(scenario: str, writers: Writers, reports: list[Report]) -> None:
-    """Keep the scenario's figures for the README table; fail if any client saw a problem."""
-    row = {
-        "scenario": scenario,
-        "written": len(writers.acknowledged),
-        "uncertain": len(writers.uncertain),
-        "clients": len(reports),
-        "lost": sum(len(r.lost) for r in reports),
-        "duplicated": sum(len(r.duplicated) for r in reports),
-        "out_of_order": sum(len(r.out_of_order) for r in reports),
-        "leaked": sum(len(r.leaked) for r in reports),
-        "resets": sum(r.resets for r in reports),
-        "ok": all(r.ok for r in reports),
-    }
-    RESULTS.parent.mkdir(exist_ok=True)
-    rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    rows = [r for r in rows if r["scenario"] != scenario] + [row]
-    RESULTS.write_text(json.dumps(rows, indent=1))
-    problems = [str(r) for r in reports if not r.ok]
-    assert not problems, "\n".join(problems)
 
 
 def run_scenario(
