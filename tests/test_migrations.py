@@ -79,7 +79,7 @@ def our_objects(url: str) -> list[str]:
 
 def apply_canonical_sql(url: str) -> None:
     with psycopg.connect(url) as conn:
-        for name in ("001_realtime_engine.sql", "002_ticket_app.sql"):
+        for name in sorted(p.name for p in sqlfiles.sql_dir().glob("0*.sql")):
             with conn.transaction():
                 conn.execute(sqlfiles.read(name))
 

@@ -1,21 +1,21 @@
 """Reading log payloads as users, so that RLS decides what each of them sees.
 
 A batch usually needs reads for many identities. Each read must run as its user (role and
-`request.jwt.claims` set in the transaction), but they need not each cost a transaction and
-four round trips: `read_many` sends all of a chunk's reads through one connection in pipeline
-mode, inside one transaction, switching identity between them. If anything in a chunk fails,
-its identities are read again one transaction each, so one identity's error never costs the
-others their events.
+`request.jwt.claims` set), but they need not each cost a statement: `read_many` hands a whole
+chunk of identities to `realtime.read_batch()`, which switches role and claims for each inside
+the database and returns every payload once. If anything in a chunk fails, its identities are
+read again one transaction each, so one identity's error never costs the others their events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from threadcast.db import Identity, as_identity, become
+from threadcast.db import Identity, as_identity
 from threadcast.sqlfiles import queries
 
 Visible = dict[int, str]  # message id -> payload JSON text
@@ -31,14 +31,18 @@ async def read_as(pool: AsyncConnectionPool, identity: Identity, ids: list[int])
 async def _read_chunk(
     pool: AsyncConnectionPool, chunk: list[tuple[Identity, list[int]]]
 ) -> list[Visible]:
-    query = queries("relay")["read_as_user"]
-    async with pool.connection() as conn, conn.transaction():
-        cursors = []
-        async with conn.pipeline():
-            for identity, ids in chunk:
-                await become(conn, identity)
-                cursors.append(await conn.execute(query, {"ids": ids}))
-        return [{r["id"]: r["payload"] for r in await c.fetchall()} for c in cursors]
+    requests = json.dumps(
+        [{"role": identity.role, "sub": str(identity.sub), "ids": ids} for identity, ids in chunk]
+    )
+    async with pool.connection() as conn:
+        cursor = await conn.execute(queries("relay")["read_batch"], {"requests": requests})
+        rows = await cursor.fetchall()
+    # Each payload comes once, on the first row of its id.
+    payloads = {row["id"]: row["payload"] for row in rows if row["payload"] is not None}
+    results: list[Visible] = [{} for _ in chunk]
+    for row in rows:
+        results[row["request"]][row["id"]] = payloads[row["id"]]
+    return results
 
 
 async def _read_isolated(

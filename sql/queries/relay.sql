@@ -38,6 +38,11 @@ select tick_id, id, topic, event
 -- The events among these ids that the current user may see (run as the user: RLS filters).
 select id, payload::text as payload from realtime.messages where id = any(%(ids)s)
 
+-- read_batch --
+-- What each of many users may see among its ids, each read under its own RLS, in one statement
+-- (see sql/003_batch_reads.sql).
+select request, id, payload from realtime.read_batch(%(requests)s::jsonb)
+
 -- prune --
 -- Retention: deletes events older than the window.
 select realtime.prune(make_interval(secs => %(seconds)s)) as deleted

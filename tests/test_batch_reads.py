@@ -1,0 +1,85 @@
+"""realtime.read_batch(): one statement reads a batch for many users, each under its own RLS,
+and must agree exactly with reading as each user alone."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import psycopg
+import pytest
+
+from tests.support import World, add_note, as_user, read_as
+
+
+def read_batch(conn: psycopg.Connection, requests: list[dict]) -> list[tuple[int, int, str]]:
+    with conn.transaction():
+        conn.execute("set local role threadcast")
+        return conn.execute(
+            "select request, id, payload from realtime.read_batch(%s)", (json.dumps(requests),)
+        ).fetchall()
+
+
+def test_read_batch_agrees_with_reading_as_each_user(
+    conn: psycopg.Connection, world: World
+) -> None:
+    add_note(conn, world, "public")
+    add_note(conn, world, "internal", internal=True)
+    conn.execute("delete from ticket_notes where id = %s", (world.internal_note,))
+    with conn.transaction():
+        conn.execute(
+            "select set_config('request.jwt.claims', %s, true)",
+            (json.dumps({"sub": str(world.agent)}),),
+        )
+        conn.execute("select public.set_thread_ai_status(%s, 'processing', 10)", (world.thread,))
+    ids = [r[0] for r in conn.execute("select id from realtime.messages order by id").fetchall()]
+    users = [world.agent, world.customer, world.other_agent, world.stranger, world.agent]
+    rows = read_batch(conn, [{"role": "authenticated", "sub": str(u), "ids": ids} for u in users])
+
+    payloads = {i: p for _, i, p in rows if p is not None}
+    assert len(payloads) == len({i for _, i, _ in rows}), "every visible id carries its payload"
+    assert len([p for _, _, p in rows if p is not None]) == len(payloads), "and only once"
+    for n, user in enumerate(users):
+        alone = read_as(conn, user, (0, 0))
+        assert sorted(i for r, i, _ in rows if r == n) == sorted(r["id"] for r in alone)
+        for row in alone:
+            assert json.loads(payloads[row["id"]]) == row["payload"]
+    # The matrix has teeth: the customer sees fewer events than the agent, the stranger none.
+    seen = [sum(1 for r, _, _ in rows if r == n) for n in range(len(users))]
+    assert seen[0] > seen[1] > 0 and seen[2] == seen[3] == 0
+
+
+def test_read_batch_gives_the_caller_its_role_and_claims_back(
+    conn: psycopg.Connection, world: World
+) -> None:
+    with conn.transaction():
+        conn.execute("set local role threadcast")
+        conn.execute("select set_config('request.jwt.claims', '{\"sub\": \"x\"}', true)")
+        conn.execute(
+            "select * from realtime.read_batch(%s)",
+            (json.dumps([{"role": "authenticated", "sub": str(world.agent), "ids": [1]}]),),
+        ).fetchall()
+        role, claims = conn.execute(
+            "select current_user, current_setting('request.jwt.claims')"
+        ).fetchone()
+    assert (role, claims) == ("threadcast", '{"sub": "x"}')
+
+
+@pytest.mark.parametrize("role", ["postgres", "threadcast", "service_role", ""])
+def test_read_batch_refuses_roles_other_than_anon_and_authenticated(
+    conn: psycopg.Connection, world: World, role: str
+) -> None:
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="role must be anon"):
+        read_batch(conn, [{"role": role, "sub": str(world.agent), "ids": [1]}])
+
+
+def test_users_cannot_call_read_batch(conn: psycopg.Connection, world: World) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), as_user(conn, world.agent) as cur:
+        cur.execute("select * from realtime.read_batch('[]')")
+
+
+def test_a_sub_that_is_not_a_uuid_sees_nothing(conn: psycopg.Connection, world: World) -> None:
+    ids = [r[0] for r in conn.execute("select id from realtime.messages").fetchall()]
+    subs = ["not-a-uuid", "' or true --", str(uuid.uuid4())]
+    rows = read_batch(conn, [{"role": "authenticated", "sub": s, "ids": ids} for s in subs])
+    assert rows == []
