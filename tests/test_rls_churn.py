@@ -97,7 +97,7 @@ def test_a_token_that_expires_ends_its_stream_while_writers_write(
         received_at_expiry = len(client.received)
         writers.wait_for_writes(20)
     client.stop()
-    assert ttl - 1 <= expired_after <= ttl + 3
+    assert expired_after >= ttl - 1, "ended before the token expired"
     assert received_at_expiry > 0
     assert len(client.received) == received_at_expiry, "events arrived after `expired`"
     assert check(writers, client, agent_sees).duplicated == []

@@ -118,7 +118,13 @@ async def relay(
     log.info("stream opened", extra=fields)
     try:
         yield f"retry: {settings.retry_ms}\n\n".encode()
-        state = "ok" if cursor is None else await hub.cursor_state(cursor)
+        try:
+            state = "ok" if cursor is None else await hub.cursor_state(cursor)
+        except psycopg.OperationalError as exc:
+            # The database is unreachable or the pool exhausted. The response has started, so
+            # no 503 now: end the stream; the client reconnects with the same Last-Event-ID.
+            log.warning("stream: cannot check a cursor (%s); ending the stream", exc)
+            return
         if cursor is None:
             hub.go_live(conn)
         elif state == "ok":
