@@ -49,7 +49,13 @@ async def parse_body(request: Request, model: type[M]) -> M:
     raw = await request.body()
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # "\ud800" is valid JSON but not text PostgreSQL (or UTF-8) can hold.
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise HTTPError(400, "bad_json", "body holds a lone UTF-16 surrogate") from exc
+    except RecursionError as exc:
+        raise HTTPError(400, "bad_json", "body is nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an int over 4300 digits
         raise HTTPError(400, "bad_json", f"body is not valid JSON: {exc}") from exc
     try:
         return model.model_validate(data)
@@ -95,6 +101,9 @@ def as_caller(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             raise HTTPError(400, "bad_request", exc.diag.message_primary or "invalid") from exc
         except (psycopg.errors.CheckViolation, psycopg.errors.StringDataRightTruncation) as exc:
             raise HTTPError(400, "bad_request", exc.diag.message_primary or "invalid") from exc
+        except psycopg.DataError as exc:  # e.g. a NUL in text, which PostgreSQL cannot store
+            message = exc.diag.message_primary or str(exc) or "invalid value"
+            raise HTTPError(400, "bad_request", message) from exc
 
     return endpoint
 

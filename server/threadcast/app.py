@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
@@ -17,7 +18,13 @@ from starlette.staticfiles import StaticFiles
 
 from threadcast import api, db, demo, metrics, migrations, stream
 from threadcast.config import Settings
-from threadcast.errors import HTTPError, handle_http_error
+from threadcast.errors import (
+    DATABASE_UNAVAILABLE,
+    HTTPError,
+    handle_database_unavailable,
+    handle_http_error,
+    handle_routing_error,
+)
 from threadcast.hub import Hub
 from threadcast.listener import Listener
 from threadcast.ratelimit import Limiter, RequestLimitsMiddleware
@@ -53,7 +60,12 @@ def create_app(settings: Settings) -> Starlette:
         assert url is not None
         if not await asyncio.to_thread(migrations.is_current, url):
             raise migrations.NotMigrated(url)
-        pool = db.create_pool(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+        pool = db.create_pool(
+            url,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            timeout=settings.pool_timeout_seconds,
+        )
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
         dispatch_pool = db.create_pool(
@@ -88,7 +100,11 @@ def create_app(settings: Settings) -> Starlette:
             Mount("/static", StaticFiles(directory=static_dir()), name="static"),
         ],
         middleware=[Middleware(RequestLimitsMiddleware, settings=settings)],
-        exception_handlers={HTTPError: handle_http_error},
+        exception_handlers={
+            HTTPError: handle_http_error,
+            StarletteHTTPException: handle_routing_error,
+            **dict.fromkeys(DATABASE_UNAVAILABLE, handle_database_unavailable),
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -80,7 +80,10 @@ def decode(token: str, settings: Settings, *, now: float | None = None) -> Princ
         sub = uuid.UUID(str(claims["sub"]))
     except ValueError as exc:
         raise AuthError("the sub claim must be a user uuid") from exc
-    expires_at = float(claims["exp"])
+    try:
+        expires_at = float(claims["exp"])
+    except (OverflowError, ValueError, TypeError) as exc:  # pyjwt took int(exp); 10**400 too
+        raise AuthError("the exp claim must be a time in seconds") from exc
     if expires_at <= (now if now is not None else time.time()) - settings.jwt_leeway_seconds:
         raise AuthError("token has expired")
     return Principal(Identity(sub=sub, role=role), expires_at)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
+import psycopg
+import psycopg_pool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from threadcast import ThreadcastError
+
+log = logging.getLogger(__name__)
 
 
 class HTTPError(ThreadcastError):
@@ -39,3 +46,30 @@ async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     if metrics is not None:
         metrics.rejected.labels(reason=exc.reason).inc()
     return json_error(exc)
+
+
+async def handle_routing_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own 404 (no such route or static file) and 405 (wrong method), as JSON like
+    every other client error instead of plain text."""
+    assert isinstance(exc, StarletteHTTPException)
+    reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    error = HTTPError(exc.status_code, reason, exc.detail, headers=dict(exc.headers or {}))
+    return await handle_http_error(request, error)
+
+
+async def handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down or restarting: a retry will succeed soon, so 503 + Retry-After,
+    never a bare 500."""
+    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return await handle_http_error(
+        request,
+        HTTPError(
+            503,
+            "database_unavailable",
+            "the database is unavailable; retry shortly",
+            headers={"Retry-After": "1"},
+        ),
+    )
+
+
+DATABASE_UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
