@@ -102,13 +102,15 @@ def head(conn: psycopg.Connection) -> tuple[int, int]:
 
 
 def read_log(conn: psycopg.Connection, after: tuple[int, int] = (0, 0)) -> list[dict]:
-    """Every event after a position, as the superuser (no RLS), in log order."""
+    """Every event after a position, as the superuser (no RLS), in log order, as a reader who
+    sees every row gets them: without the UPDATE variants for readers who see only the old or
+    only the new row (sql/004_update_visibility.sql)."""
     with conn.cursor(row_factory=dict_row) as cur:
         head = tick(conn)
         cur.execute(
             "select p.tick_id, p.id, p.topic, p.event, m.payload"
             " from realtime.positions_after(%s, %s, %s) p join realtime.messages m using (id)"
-            " order by p.tick_id, p.id",
+            " where m.counterpart is null order by p.tick_id, p.id",
             (after[0], after[1], head),
         )
         return cur.fetchall()

@@ -259,7 +259,6 @@ class Env:
         self.log = log
         self.watchers: dict[str, Any] = {}
         self.note_ids: dict[str, uuid.UUID] = {}
-        self.known_leaks: set[str] = set()  # ids of notes the xfail test leaks on purpose
 
     def auth(self, user: uuid.UUID) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
@@ -1681,14 +1680,9 @@ def test_generated_sizes(env: Env, size: int, where: str, fill: str) -> None:
         assert size <= 1_048_576
 
 
-# Known leak (SQL, not the server) --------------------------------------------------------------
+# Publishing an internal note (once a leak: the UPDATE was judged on its new row only) -------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="realtime.messages' policy judges an UPDATE on its new row only, so publishing an"
-    " internal note sends the customer its old internal row (old.internal = true, old.body)",
-)
 def test_unpublishing_an_internal_note_does_not_show_the_customer_its_old_body(
     env: Env,
 ) -> None:
@@ -1701,7 +1695,6 @@ def test_unpublishing_an_internal_note_does_not_show_the_customer_its_old_body(
         )
         assert created.status_code == 201
         note = created.json()
-        env.known_leaks.add(note["id"])
         start = open_stream(env, W.topic, headers=env.auth(W.customer))
         assert start.subscribed
         cursor = next(ev.id for ev in reversed(start.events) if ev.id)
@@ -1747,11 +1740,7 @@ def test_zz_the_server_survived_and_nothing_leaked(env: Env) -> None:
     for name, watcher in env.watchers.items():
         assert not watcher.ended.is_set(), f"watcher {name} was cut off"
         user = {"customer": W.customer, "stranger": W.stranger, "other_agent": W.other_agent}[name]
-        events = [
-            Event(ev.event, ev.id, ev.data)
-            for ev in watcher.events
-            if not any(note in ev.data for note in env.known_leaks)
-        ]
+        events = [Event(ev.event, ev.id, ev.data) for ev in watcher.events]
         assert_no_leak(user, events, f"watcher {name}")
     # The customer's watcher got the agent's public note live, after everything above.
     env.watchers["customer"].wait_for(lambda evs: any(marker in ev.data for ev in evs))
