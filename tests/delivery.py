@@ -151,6 +151,7 @@ class Client:
         self.resets: list[dict] = []
         self.statuses: Counter[int] = Counter()
         self.connects = 0
+        self.shutdowns = 0  # `shutdown` frames received
         self.deletes = 0  # DELETE events of notes
         self.other_events = 0  # changes of tables other than ticket_notes
         self.errors: list[str] = []  # unexpected client-side exceptions, for diagnosis
@@ -275,6 +276,8 @@ class Client:
                 self.resets.append(body | {"id": event_id})
             elif body["type"] == "expired":
                 self.expired.set()
+            elif body["type"] == "shutdown":
+                self.shutdowns += 1
         if event_id:
             self.last_event_id = event_id
 
@@ -289,7 +292,8 @@ class Report:
     out_of_order: list[str] = field(default_factory=list)
     leaked: list[str] = field(default_factory=list)
     resets: int = 0
-    server_errors: int = 0
+    server_errors: int = 0  # 5xx other than 503
+    unavailable: int = 0  # 503 + Retry-After: the database was down (expected in its faults)
 
     @property
     def ok(self) -> bool:
@@ -303,7 +307,7 @@ class Report:
             f" {len(self.lost)} {self.lost[:5]}, duplicated {len(self.duplicated)}"
             f" {self.duplicated[:5]}, out of order {len(self.out_of_order)}"
             f" {self.out_of_order[:5]}, leaked {len(self.leaked)} {self.leaked[:5]},"
-            f" resets {self.resets}, 5xx {self.server_errors}"
+            f" resets {self.resets}, 5xx {self.server_errors}, 503 {self.unavailable}"
         )
 
 
@@ -328,7 +332,8 @@ def check(
         len(expected),
         len(client.received),
         resets=len(client.resets),
-        server_errors=sum(n for status, n in client.statuses.items() if status >= 500),
+        server_errors=sum(n for code, n in client.statuses.items() if code >= 500 and code != 503),
+        unavailable=client.statuses[503],
     )
     report.lost = [
         w.marker for w in expected if w.marker not in counts and w.marker not in excused_set
@@ -395,6 +400,7 @@ def record(scenario: str, writers: Writers, reports: list[Report]) -> None:
         "out_of_order": sum(len(r.out_of_order) for r in reports),
         "leaked": sum(len(r.leaked) for r in reports),
         "resets": sum(r.resets for r in reports),
+        "unavailable_503": sum(r.unavailable for r in reports),
         "ok": all(r.ok for r in reports),
     }
     RESULTS.parent.mkdir(exist_ok=True)

@@ -37,3 +37,34 @@ def test_fanout_quick_delivers_every_event_to_every_client(server_url: str, tmp_
         assert report[side]["connected"] == report[side]["clients"]
     # Every client of a ticket receives every note written to it, RLS and all.
     assert report["threadcast"]["deliveries"] == report["bare"]["deliveries"] > 0
+
+
+def test_notify_throughput_quick_loses_nothing(server_url: str, tmp_path: Path) -> None:
+    report = run("notify_throughput.py", server_url, tmp_path / "n.json")
+    assert report["medians"]["bare"]["notifications_per_s"] > 0
+    for window in ("0", "5"):
+        m = report["medians"][window]
+        assert m["events_per_s"] > 0
+        assert m["reads_per_identity_per_s"] > 0
+        assert m["missing_total"] == m["duplicates_total"] == m["errors_total"] == 0
+
+
+def test_resume_storm_quick_every_client_gets_exactly_its_events(
+    server_url: str, tmp_path: Path
+) -> None:
+    report = run("resume_storm.py", server_url, tmp_path / "r.json")
+    assert report["totals"] == {
+        "lost": 0, "duplicates": 0, "foreign": 0, "failed": 0, "fresh_failed": 0,
+    }  # fmt: skip
+    for r in report["rounds"]:
+        assert r["resume"]["ok"] == r["resume"]["clients"]
+        assert r["resume"]["received"] == report["parameters"]["events"] * 10  # 10 per ticket
+
+
+def test_idle_memory_quick_holds_every_connection(server_url: str, tmp_path: Path) -> None:
+    report = run("idle_memory.py", server_url, tmp_path / "i.json")
+    for side in ("bare", "threadcast"):
+        for r in report["runs"][side]:
+            assert r["open"] == r["connections"]
+            assert r["failed"] == r["dropped_while_idle"] == 0
+            assert r["rss_after_mib"] > 0

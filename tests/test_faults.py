@@ -43,6 +43,7 @@ def run_scenario(
     excused: Callable[[Client], set[str]] = lambda _: set(),
     body_size: int = 0,
     writer_interval: float = 0.01,
+    database_down: bool = False,
 ) -> dict[Client, Callable[[Written], bool]]:
     """Two clients (the agent sees every note, the customer only public ones) subscribe;
     writers start; the fault happens with both running; then writers stop, and the checker
@@ -153,6 +154,7 @@ def test_postgresql_restarted(private_postgres: PrivatePostgres, mode: str) -> N
             urls_of(server, world=world),
             server.token,
             fault,
+            database_down=True,
         )
         assert server.process is not None and server.process.poll() is None, server.log()
     finally:
@@ -329,3 +331,22 @@ def test_while_postgresql_is_down_requests_get_503_with_retry_after(
             client.wait_subscribed()
     finally:
         server.stop()
+
+
+def test_sigterm_ends_every_stream_with_shutdown_and_the_process_exits(
+    server: ServerProcess, world: World
+) -> None:
+    url = urls_of(server, world=world)
+    clients = [Client(f"c{i}", url, server.token(world.agent)).start() for i in range(3)]
+    for client in clients:
+        client.wait_subscribed()
+        client.paused.set()  # do not reconnect after the shutdown frame
+    started = time.monotonic()
+    server.kill(signal.SIGTERM)
+    # uvicorn finishes its graceful shutdown, then exits by the signal it got (as is usual).
+    assert server.process is not None and server.process.returncode in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in server.log()
+    assert time.monotonic() - started < 5, "streams must end promptly, not at a timeout"
+    for client in clients:
+        client.stop()
+        assert client.shutdowns == 1, (client.name, client.errors)

@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import AsyncIterator
 
-import anyio
 import psycopg
 from psycopg import sql
 from sse_starlette import EventSourceResponse
@@ -90,15 +89,29 @@ async def endpoint(request: Request) -> EventSourceResponse:
     except BaseException:
         app.state.limiter.release_connection(principal.identity.sub)
         raise
-    shutdown = anyio.Event()
     return EventSourceResponse(
-        relay(request, hub, conn, cursor, principal.expires_at, shutdown),
+        relay(request, hub, conn, cursor, principal.expires_at),
         ping=settings.heartbeat_seconds,
         send_timeout=settings.send_timeout_seconds,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        shutdown_event=shutdown,
+        shutdown_event=EndOnShutdown(conn),  # type: ignore[arg-type]
         shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
     )
+
+
+class EndOnShutdown:
+    """Handed to sse-starlette as the stream's `shutdown_event`: it calls set() when the server
+    begins to exit, which queues a `shutdown` frame and ends the stream; the client resumes
+    on another replica with Last-Event-ID."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def set(self) -> None:
+        self.conn.reset("shutdown", "server shutting down; reconnect to resume", "shutdown")
+
+    def is_set(self) -> bool:
+        return self.conn.closed
 
 
 async def relay(
@@ -107,7 +120,6 @@ async def relay(
     conn: Connection,
     cursor: Position | None,
     expires_at: float,
-    shutdown: anyio.Event,
 ) -> AsyncIterator[bytes]:
     """The frames of one stream. Ends on disconnect (sse-starlette cancels it), expiry,
     reset or shutdown; always unregisters."""
@@ -144,22 +156,24 @@ async def relay(
                 )
             )
             hub.go_live(conn)
-        while True:
-            remaining = expires_at - time.time()
-            if remaining <= 0:
-                yield system_frame("expired", "your token expired; reconnect with a new one")
-                return
-            if shutdown.is_set() and conn.queue.empty():
-                yield system_frame("shutdown", "server shutting down; reconnect to resume")
-                return
-            try:
-                data = await asyncio.wait_for(conn.queue.get(), timeout=min(remaining, 1.0))
-            except TimeoutError:
-                continue
-            yield data
-            frames += 1
-            if conn.closed and conn.queue.empty():
-                return  # that was a reset
+        # Expiry and shutdown arrive as frames in the queue (see EndOnShutdown), so an idle
+        # stream costs no wake-ups: 10,000 of them polling once a second took most of a core.
+        expiry = asyncio.get_running_loop().call_later(
+            max(0.0, expires_at - time.time()),
+            conn.reset,
+            "token_expired",
+            "your token expired; reconnect with a new one",
+            "expired",
+        )
+        try:
+            while True:
+                data = await conn.queue.get()
+                yield data
+                frames += 1
+                if conn.closed and conn.queue.empty():
+                    return  # that was a reset, `expired` or `shutdown`
+        finally:
+            expiry.cancel()
     finally:
         hub.unregister(conn)
         request.app.state.limiter.release_connection(conn.identity.sub)
