@@ -19,7 +19,6 @@ import multiprocessing as mp
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,113 +28,23 @@ from pathlib import Path
 import psutil
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "server"))
+from common import (  # noqa: F401  (re-exported: other scripts and old imports use these)
+    RESULTS,
+    ROOT,
+    SECRET,
+    create_database,
+    drop_database,
+    free_port,
+    logger,
+    seed,
+    start_bare,
+    start_threadcast,
+    wait_ready,
+)
+from threadcast import auth, migrations
+from threadcast.config import Settings
 
-from threadcast import auth, migrations  # noqa: E402
-from threadcast.config import Settings  # noqa: E402
-
-SECRET = "threadcast-bench-secret-0123456789abcdef"
-RESULTS = ROOT / "benchmarks" / "results"
-
-
-def log(message: str) -> None:
-    print(f"[fanout {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# Data --------------------------------------------------------------------------------------
-
-
-def create_database(server_url: str) -> str:
-    name = f"threadcast_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    params = psycopg.conninfo.conninfo_to_dict(server_url)
-    params["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**params)
-
-
-def drop_database(server_url: str, url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-
-
-def seed(url: str, tickets: int, agents: int) -> dict:
-    """One org; `agents` agents; per ticket a customer (its requester) and one thread."""
-    org = uuid.uuid4()
-    agent_ids = [uuid.uuid4() for _ in range(agents)]
-    ticket_rows = [(uuid.uuid4(), uuid.uuid4(), uuid.uuid4()) for _ in range(tickets)]
-    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
-        conn.execute("insert into organizations (id, name) values (%s, 'Bench')", (org,))
-        with conn.cursor() as cur:
-            users = [(a, "agent") for a in agent_ids] + [(c, "customer") for _, c, _ in ticket_rows]
-            cur.executemany("insert into users (id, display_name) values (%s, %s)", users)
-            cur.executemany(
-                "insert into org_members (org_id, user_id) values (%s, %s)",
-                [(org, a) for a in agent_ids],
-            )
-            cur.executemany(
-                "insert into tickets (id, org_id, requester_id, subject) values (%s, %s, %s, 'b')",
-                [(t, org, c) for t, c, _ in ticket_rows],
-            )
-            cur.executemany(
-                "insert into ticket_threads (id, ticket_id, subject, created_by)"
-                " values (%s, %s, 'b', %s)",
-                [(th, t, c) for t, c, th in ticket_rows],
-            )
-    return {
-        "agents": [str(a) for a in agent_ids],
-        "tickets": [
-            {"id": str(t), "customer": str(c), "thread": str(th)} for t, c, th in ticket_rows
-        ],
-    }
-
-
-# Servers -----------------------------------------------------------------------------------
-
-
-def start_threadcast(url: str, port: int) -> subprocess.Popen:
-    env = os.environ | {
-        "DATABASE_URL": url,
-        "THREADCAST_JWT_SECRET": SECRET,
-        "THREADCAST_PORT": str(port),
-        "THREADCAST_MAX_CONNECTIONS_PER_USER": "100000",
-        "THREADCAST_CONNECT_ATTEMPTS_PER_IP_PER_MINUTE": "10000000",
-        "THREADCAST_HEARTBEAT_SECONDS": "30",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "threadcast.cli", "serve", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def start_bare(port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "bare_broadcaster.py"), str(port)],
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def wait_ready(port: int, path: str, timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"server on {port} not ready")
+log = logger("fanout")
 
 
 # Clients -----------------------------------------------------------------------------------
