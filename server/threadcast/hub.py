@@ -166,6 +166,7 @@ class Hub:
         self._tasks = [
             asyncio.create_task(self._dispatch_forever(), name="hub-dispatch"),
             asyncio.create_task(self._prune_forever(), name="hub-prune"),
+            asyncio.create_task(self._summarize_forever(), name="hub-summarize"),
         ]
 
     def begin_shutdown(self) -> None:
@@ -473,6 +474,17 @@ class Hub:
                     )
             except psycopg.Error as exc:
                 log.warning("hub: pruning the log failed: %s", exc)
+
+    async def _summarize_forever(self) -> None:
+        """Keep the log's BRIN index summarized, so each tick rechecks a few pages, not every
+        row since autovacuum last came by (sql/005_log_summaries.sql)."""
+        while not self._closing:
+            await asyncio.sleep(self.settings.summarize_interval_seconds)
+            try:
+                async with as_server(self.pool) as conn:
+                    await conn.execute(self.q["summarize"])
+            except psycopg.Error as exc:
+                log.warning("hub: summarizing the log failed: %s", exc)
 
 
 def coalesce_progress(events: Iterable[DecodedEvent]) -> list[DecodedEvent]:

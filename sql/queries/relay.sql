@@ -43,6 +43,10 @@ select id, payload::text as payload from realtime.messages where id = any(%(ids)
 -- (see sql/003_batch_reads.sql).
 select request, id, payload from realtime.read_batch(%(requests)s::jsonb)
 
+-- summarize --
+-- Summarizes new BRIN ranges of the log, so tick() stays fast.
+select realtime.summarize() as ranges
+
 -- prune --
 -- Retention: deletes events older than the window.
 select realtime.prune(make_interval(secs => %(seconds)s)) as deleted

@@ -1,0 +1,43 @@
+"""realtime.summarize(): keeps the log's BRIN index summarized so tick() stays fast, and never
+waits for a lock that VACUUM or another replica holds."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.support import World, add_note, as_user
+
+
+def summarize(conn: psycopg.Connection) -> int | None:
+    with conn.transaction():
+        conn.execute("set local role threadcast")
+        return conn.execute("select realtime.summarize()").fetchone()[0]
+
+
+def test_summarize_summarizes_new_ranges_then_has_nothing_to_do(
+    conn: psycopg.Connection, world: World
+) -> None:
+    # Enough incompressible 1.3 KB rows to fill more than one 128-page range.
+    conn.execute(
+        "insert into realtime.messages (topic, event, payload)"
+        " select 'bulk', 'e', jsonb_build_object('pad', (select string_agg(md5(random()::text),"
+        " '') from generate_series(1, 40) as r (i) where g.n > 0))"
+        " from generate_series(1, 1000) as g (n)"
+    )
+    assert summarize(conn) >= 1
+    assert summarize(conn) == 0
+
+
+def test_summarize_gives_up_at_once_when_the_lock_is_taken(
+    conn: psycopg.Connection, database_url: str, world: World
+) -> None:
+    add_note(conn, world, "x")
+    with psycopg.connect(database_url) as vacuum_like:
+        vacuum_like.execute("lock table realtime.messages in share update exclusive mode")
+        assert summarize(conn) is None
+
+
+def test_users_cannot_call_summarize(conn: psycopg.Connection, world: World) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), as_user(conn, world.agent) as cur:
+        cur.execute("select realtime.summarize()")
