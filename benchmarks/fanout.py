@@ -19,6 +19,7 @@ import multiprocessing as mp
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -187,6 +188,24 @@ def run_load(port, jobs, processes, writer, duration, server_pid) -> dict:
     }
 
 
+def median_run(runs: list[dict]) -> dict:
+    """Per-metric medians over rounds (each metric on its own, so not one round's figures)."""
+
+    def med(values: list) -> float | None:
+        present = sorted(v for v in values if v is not None)
+        return statistics.median(present) if present else None
+
+    return {
+        "clients": runs[0]["clients"],
+        "connected": med([r["connected"] for r in runs]),
+        "errors": sum(r["errors"] for r in runs),
+        "deliveries": med([r["deliveries"] for r in runs]),
+        "deliveries_per_s": med([r["deliveries_per_s"] for r in runs]),
+        "latency_ms": {q: med([r["latency_ms"][q] for r in runs]) for q in ("p50", "p95", "p99")},
+        "server_rss_mib": med([r["server_rss_mib"] for r in runs]),
+    }
+
+
 def threadcast_jobs(data: dict, clients: int) -> list[tuple[str, str | None]]:
     """Per ticket, its customer plus agents, round-robin, until `clients` connections."""
     settings = Settings(jwt_secret=SECRET)
@@ -218,6 +237,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=500.0, help="events written per second")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repetitions (bare and threadcast interleaved)"
+    )
     parser.add_argument("--quick", action="store_true", help="a small run, under a minute")
     parser.add_argument("--output", type=Path, default=RESULTS / "fanout.json")
     args = parser.parse_args()
@@ -234,25 +256,32 @@ def main() -> int:
         wait_ready(port_tc, "/readyz")
         wait_ready(port_bare, "/healthz")
 
-        log(f"bare broadcaster: {args.clients} clients over {args.tickets} topics")
-        bare_jobs = [(f"/stream/{i % args.tickets}", None) for i in range(args.clients)]
-        bare = run_load(
-            port_bare,
-            bare_jobs,
-            args.processes,
-            (bare_writer, (port_bare, args.tickets, args.rate)),
-            args.duration,
-            servers[1].pid,
-        )
-        log(f"threadcast: {args.clients} clients over {args.tickets} tickets, RLS on")
-        tc = run_load(
-            port_tc,
-            threadcast_jobs(data, args.clients),
-            args.processes,
-            (writer_process, (url, data["tickets"], args.rate)),
-            args.duration,
-            servers[0].pid,
-        )
+        bare_runs, tc_runs = [], []
+        for round_no in range(1, args.rounds + 1):
+            log(f"round {round_no}/{args.rounds}: bare broadcaster, {args.clients} clients")
+            bare_jobs = [(f"/stream/{i % args.tickets}", None) for i in range(args.clients)]
+            bare_runs.append(
+                run_load(
+                    port_bare,
+                    bare_jobs,
+                    args.processes,
+                    (bare_writer, (port_bare, args.tickets, args.rate)),
+                    args.duration,
+                    servers[1].pid,
+                )
+            )
+            log(f"round {round_no}/{args.rounds}: threadcast, RLS on")
+            tc_runs.append(
+                run_load(
+                    port_tc,
+                    threadcast_jobs(data, args.clients),
+                    args.processes,
+                    (writer_process, (url, data["tickets"], args.rate)),
+                    args.duration,
+                    servers[0].pid,
+                )
+            )
+        bare, tc = median_run(bare_runs), median_run(tc_runs)
     finally:
         for s in servers:
             s.send_signal(signal.SIGTERM)
@@ -274,6 +303,7 @@ def main() -> int:
         "parameters": vars(args) | {"output": str(args.output), "database_url": "(redacted)"},
         "bare": bare,
         "threadcast": tc,
+        "rounds": {"bare": bare_runs, "threadcast": tc_runs},
         "ratio_deliveries": ratio,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -287,13 +317,14 @@ def main() -> int:
         lat = r["latency_ms"]
         fmt = lambda v: f"{v:9.1f}" if v is not None else f"{'-':>9}"  # noqa: E731
         print(
-            f"{name:14}{r['deliveries_per_s']:14.0f}{fmt(lat['p50'])}{fmt(lat['p95'])}{fmt(lat['p99'])}{r['server_rss_mib']:9.0f}{r['errors']:8d}"
+            f"{name:14}{r['deliveries_per_s']:14.0f}{fmt(lat['p50'])}{fmt(lat['p95'])}"
+            f"{fmt(lat['p99'])}{r['server_rss_mib']:9.0f}{r['errors']:8d}"
         )
     print(f"ratio threadcast/bare deliveries: {ratio:.2f}" if ratio else "ratio: n/a")
     expected = args.rate * args.duration * args.clients / args.tickets
     print(
-        f"expected deliveries ≈ {expected:.0f};"
-        f" got bare {bare['deliveries']}, threadcast {tc['deliveries']}"
+        f"expected deliveries per round ≈ {expected:.0f}; medians got bare {bare['deliveries']},"
+        f" threadcast {tc['deliveries']} ({args.rounds} rounds)"
     )
     return 0
 
