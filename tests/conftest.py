@@ -120,8 +120,9 @@ __all__ = ["database_url_for", "make_conninfo"]
 
 
 @pytest.fixture
-def live_server(database_url: str) -> Iterator[RunningServer]:
-    """A real threadcast server (uvicorn, loopback) on this test's database."""
+def live_server(database_url: str, world: World) -> Iterator[RunningServer]:
+    """A real threadcast server (uvicorn, loopback) on this test's database, started after the
+    world is seeded: the seed is history to it, never a live event for a new subscriber."""
     running = start_server(database_url)
     try:
         yield running
