@@ -68,3 +68,11 @@ def test_idle_memory_quick_holds_every_connection(server_url: str, tmp_path: Pat
             assert r["open"] == r["connections"]
             assert r["failed"] == r["dropped_while_idle"] == 0
             assert r["rss_after_mib"] > 0
+
+
+def test_sql_costs_quick_measures_reads_and_ticks(server_url: str, tmp_path: Path) -> None:
+    report = run("sql_costs.py", server_url, tmp_path / "s.json")
+    reads = report["read_batch_ms_per_identity"]
+    assert len(reads) == 4 and all(ms > 0 for ms in reads.values())
+    tick = report["tick"]
+    assert tick["tick_ms_unsummarized"] > 0 and tick["tick_ms_summarized"] > 0

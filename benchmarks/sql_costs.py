@@ -1,0 +1,141 @@
+"""Two costs inside PostgreSQL that bound the relay, measured with no server in the way:
+
+1. Reading as users: `realtime.read_batch()` over N agents (each a distinct user) for 1 and for
+   5 events, per identity; and the same with one fixed identity repeated, which shows what the
+   identity switching itself adds.
+2. `realtime.tick()` after many unsummarized log rows, then after `realtime.summarize()`.
+
+    .venv/bin/python benchmarks/sql_costs.py              # 1,000 identities, 20,000 rows
+    .venv/bin/python benchmarks/sql_costs.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+
+import psycopg
+
+from common import RESULTS, create_database, drop_database, logger, machine, seed
+from threadcast import migrations
+
+log = logger("sql_costs")
+
+
+def timed(conn: psycopg.Connection, query: str, params: tuple, rounds: int) -> float:
+    """Median seconds of `rounds` runs."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        conn.execute(query, params).fetchall()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def read_costs(url: str, identities: int, rounds: int) -> dict:
+    data = seed(url, tickets=1, agents=identities)
+    ticket = data["tickets"][0]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into ticket_notes (thread_id, ticket_id, author_id, body)"
+            " select %s, %s, %s, 'n' || g from generate_series(1, 5) g",
+            (ticket["thread"], ticket["id"], ticket["customer"]),
+        )
+        ids = [r[0] for r in conn.execute("select id from realtime.messages order by id")]
+        conn.execute("set role threadcast")
+        out = {}
+        for events in (1, 5):
+            for label, subs in (
+                ("distinct users", data["agents"]),
+                ("one user repeated", [data["agents"][0]] * identities),
+            ):
+                requests = [
+                    {"role": "authenticated", "sub": sub, "ids": ids[-events:]} for sub in subs
+                ]
+                seconds = timed(
+                    conn, "select * from realtime.read_batch(%s)", (json.dumps(requests),), rounds
+                )
+                key = f"{events} event(s), {label}"
+                out[key] = round(seconds * 1000 / identities, 3)
+                log(f"read_batch, {key}: {out[key]} ms per identity")
+    return out
+
+
+def tick_costs(url: str, rows: int, rounds: int) -> dict:
+    with psycopg.connect(url, autocommit=True) as conn:
+
+        def insert(n: int) -> None:
+            # 10 rows per transaction, as many writers would: the rows' txids spread out.
+            for _ in range(0, n, 10):
+                conn.execute(
+                    "insert into realtime.messages (topic, event, payload)"
+                    " select 't', 'e', jsonb_build_object('pad', md5(g::text) || repeat('y', 300))"
+                    " from generate_series(1, %s) g",
+                    (min(10, n),),
+                )
+
+        def tick_ms() -> float:
+            times = []
+            for _ in range(rounds):
+                insert(1)
+                started = time.perf_counter()
+                conn.execute("select realtime.tick()")
+                times.append(time.perf_counter() - started)
+            return round(statistics.median(times) * 1000, 2)
+
+        conn.execute("select realtime.tick()")
+        insert(rows)
+        conn.execute("select realtime.tick()")  # picks up the bulk rows once
+        conn.execute("analyze realtime.messages")
+        out = {"rows": rows, "tick_ms_unsummarized": tick_ms()}
+        started = time.perf_counter()
+        conn.execute("select realtime.summarize()")
+        out["summarize_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        out["tick_ms_summarized"] = tick_ms()
+        log(f"tick(): {out}")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument("--identities", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--output", default=str(RESULTS / "sql_costs.json"))
+    args = parser.parse_args()
+    if args.quick:
+        args.identities, args.rows, args.rounds = 50, 2000, 3
+    url = create_database(args.database_url)
+    try:
+        migrations.upgrade(url)
+        result = {
+            "benchmark": "sql_costs",
+            "machine": machine(args.database_url),
+            "parameters": vars(args) | {"database_url": "(redacted)"},
+            "read_batch_ms_per_identity": read_costs(url, args.identities, args.rounds),
+            "tick": tick_costs(url, args.rows, args.rounds),
+            "run": str(uuid.uuid4()),
+        }
+    finally:
+        drop_database(args.database_url, url)
+    with open(args.output, "w") as f:
+        json.dump(result, f, indent=2)
+    print(json.dumps(result["read_batch_ms_per_identity"], indent=1))
+    print(json.dumps(result["tick"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
