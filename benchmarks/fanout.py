@@ -7,7 +7,12 @@ against a bare sse-starlette broadcaster (no database, no auth) in the same run.
 The server and the bare broadcaster run as separate processes; clients run in their own
 processes (raw asyncio sockets, so the load generator is cheap) and a writer process inserts
 notes at a fixed rate, each body carrying its write time. Reported: deliveries/s, latency from
-the writer's commit to receipt (p50/p95/p99), server RSS with the clients connected.
+the writer's commit to receipt (p50/p95/p99), server RSS with the clients connected, the
+server's CPU, and its dispatch cycle by stage (from its own /metrics).
+
+Client processes run at nice 10 by default (`--client-nice`): clients would be on other
+machines, and on 2 shared cores a load generator at equal priority delays the very server and
+database it measures. The bare broadcaster's clients get the same treatment.
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ from common import (  # noqa: F401  (re-exported: other scripts and old imports 
     RESULTS,
     ROOT,
     SECRET,
+    Profiler,
     create_database,
     drop_database,
     free_port,
     logger,
+    scrape_metrics,
     seed,
     start_bare,
     start_threadcast,
@@ -69,18 +76,26 @@ async def one_client(port: int, path: str, token: str | None, stats: dict, stop:
         stats["retries"] += 1
         await asyncio.sleep(1 + random.random())
     stats["connected"] += 1
+    # Reads whatever arrived and splits it into lines itself: a coroutine per line (readline)
+    # cost the load generator more CPU than some servers under test, on the same 2 cores.
+    partial = b""
     try:
         while time.time() < stop:
-            line = await asyncio.wait_for(reader.readline(), timeout=max(0.1, stop - time.time()))
-            if not line:
+            chunk = await asyncio.wait_for(
+                reader.read(1 << 16), timeout=max(0.1, stop - time.time())
+            )
+            if not chunk:
                 break
-            # Chunked framing lines are not SSE lines; only data lines with a marker count.
-            if line.startswith(b"data: ") and b"bench@" in line:
-                now = time.time()
-                at = line.index(b"bench@") + 6
-                sent = float(line[at : line.index(b"@", at)])
-                stats["received"] += 1
-                stats["latencies"].append(now - sent)
+            now = time.time()
+            lines = (partial + chunk).split(b"\n")
+            partial = lines.pop()
+            for line in lines:
+                # Chunked framing lines are not SSE lines; only data lines with a marker count.
+                if line.startswith(b"data: ") and b"bench@" in line:
+                    at = line.index(b"bench@") + 6
+                    sent = float(line[at : line.index(b"@", at)])
+                    stats["received"] += 1
+                    stats["latencies"].append(now - sent)
     except (TimeoutError, ConnectionError):
         pass
     finally:
@@ -88,8 +103,11 @@ async def one_client(port: int, path: str, token: str | None, stats: dict, stop:
 
 
 def client_process(
-    port: int, jobs: list[tuple[str, str | None]], start_at: float, stop: float, out
+    port: int, jobs: list[tuple[str, str | None]], start_at: float, stop: float, out, nice: int
 ) -> None:
+    # Clients yield the CPU to the server and PostgreSQL, as clients on other machines would:
+    # on 2 shared cores the load generator otherwise competes with what it measures.
+    os.nice(nice)
     stats = {"connected": 0, "errors": 0, "retries": 0, "received": 0, "latencies": []}
 
     async def main() -> None:
@@ -152,7 +170,7 @@ def bare_writer(port: int, topics: int, rate: float, start_at: float, stop: floa
 # Runs --------------------------------------------------------------------------------------
 
 
-def run_load(port, jobs, processes, writer, duration, server_pid) -> dict:
+def run_load(port, jobs, processes, writer, duration, server_pid, nice=0) -> dict:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     # Let every client connect before writing: this measures steady state, not a connect storm.
@@ -161,16 +179,21 @@ def run_load(port, jobs, processes, writer, duration, server_pid) -> dict:
     stop = start_at + duration
     shards = [jobs[i::processes] for i in range(processes)]
     procs = [
-        ctx.Process(target=client_process, args=(port, s, start_at, stop + 2, out)) for s in shards
+        ctx.Process(target=client_process, args=(port, s, start_at, stop + 2, out, nice))
+        for s in shards
     ]
     for p in procs:
         p.start()
     wproc = ctx.Process(target=writer[0], args=(*writer[1], start_at, stop))
     wproc.start()
     time.sleep(max(0.0, start_at - time.time()))
-    rss = psutil.Process(server_pid).memory_info().rss
+    server = psutil.Process(server_pid)
+    rss = server.memory_info().rss
+    cpu_before = sum(server.cpu_times()[:2])
     log(f"clients connecting/connected; server RSS {rss / 2**20:.0f} MiB; writing for {duration}s")
     wproc.join()
+    # Server CPU while writing: cores busy, out of the machine's os.cpu_count().
+    server_cores = (sum(server.cpu_times()[:2]) - cpu_before) / duration
     results = [out.get(timeout=duration + 60) for _ in procs]
     for p in procs:
         p.join()
@@ -193,6 +216,7 @@ def run_load(port, jobs, processes, writer, duration, server_pid) -> dict:
         "deliveries_per_s": received / duration,
         "latency_ms": {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99)},
         "server_rss_mib": rss / 2**20,
+        "server_cores": round(server_cores, 2),
     }
 
 
@@ -212,7 +236,31 @@ def median_run(runs: list[dict]) -> dict:
         "deliveries_per_s": med([r["deliveries_per_s"] for r in runs]),
         "latency_ms": {q: med([r["latency_ms"][q] for r in runs]) for q in ("p50", "p95", "p99")},
         "server_rss_mib": med([r["server_rss_mib"] for r in runs]),
+        "server_cores": med([r["server_cores"] for r in runs]),
+        **(
+            {
+                "dispatch_ms": {
+                    k: med([r["dispatch_ms"][k] for r in runs]) for k in runs[0]["dispatch_ms"]
+                }
+            }
+            if "dispatch_ms" in runs[0]
+            else {}
+        ),
     }
+
+
+def dispatch_stages(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Mean milliseconds per dispatch cycle of each stage, over the run (the server's
+    threadcast_dispatch_seconds histogram, differenced), and how many cycles there were."""
+    out: dict[str, float] = {}
+    for stage in ("advance", "positions", "read", "queue"):
+        key = f'threadcast_dispatch_seconds_{{}}{{{{stage="{stage}"}}}}'
+        count = after.get(key.format("count"), 0) - before.get(key.format("count"), 0)
+        total = after.get(key.format("sum"), 0) - before.get(key.format("sum"), 0)
+        out[stage] = round(total / count * 1000, 2) if count else 0.0
+        if stage == "advance":
+            out["cycles"] = count
+    return out
 
 
 def threadcast_jobs(data: dict, clients: int) -> list[tuple[str, str | None]]:
@@ -249,8 +297,17 @@ def main() -> int:
     parser.add_argument(
         "--rounds", type=int, default=1, help="repetitions (bare and threadcast interleaved)"
     )
+    parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=10,
+        help="niceness of the SSE client processes (0: they compete with the server for the CPU)",
+    )
     parser.add_argument("--quick", action="store_true", help="a small run, under a minute")
     parser.add_argument("--output", type=Path, default=RESULTS / "fanout.json")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the threadcast server's first round into this file"
+    )
     args = parser.parse_args()
     if args.quick:
         args.clients, args.tickets, args.rate, args.duration, args.processes = 100, 10, 100, 3, 2
@@ -277,19 +334,25 @@ def main() -> int:
                     (bare_writer, (port_bare, args.tickets, args.rate)),
                     args.duration,
                     servers[1].pid,
+                    args.client_nice,
                 )
             )
             log(f"round {round_no}/{args.rounds}: threadcast, RLS on")
-            tc_runs.append(
-                run_load(
+            before = scrape_metrics(port_tc)
+            profile = args.profile if round_no == 1 else None
+            with Profiler(servers[0].pid, profile):
+                run = run_load(
                     port_tc,
                     threadcast_jobs(data, args.clients),
                     args.processes,
                     (writer_process, (url, data["tickets"], args.rate)),
                     args.duration,
                     servers[0].pid,
+                    args.client_nice,
                 )
-            )
+            run["dispatch_ms"] = dispatch_stages(before, scrape_metrics(port_tc))
+            log(f"dispatch stages, mean ms per cycle: {run['dispatch_ms']}")
+            tc_runs.append(run)
         bare, tc = median_run(bare_runs), median_run(tc_runs)
     finally:
         for s in servers:
@@ -309,7 +372,8 @@ def main() -> int:
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
-        "parameters": vars(args) | {"output": str(args.output), "database_url": "(redacted)"},
+        "parameters": vars(args)
+        | {"output": str(args.output), "profile": str(args.profile), "database_url": "(redacted)"},
         "bare": bare,
         "threadcast": tc,
         "rounds": {"bare": bare_runs, "threadcast": tc_runs},
@@ -320,14 +384,14 @@ def main() -> int:
     args.output.write_text(json.dumps(result, indent=2))
     print(
         f"{'':14}{'deliveries/s':>14}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'RSS MiB':>9}{'errors':>8}"
+        f"{'RSS MiB':>9}{'cores':>7}{'errors':>8}"
     )
     for name, r in (("bare", bare), ("threadcast", tc)):
         lat = r["latency_ms"]
         fmt = lambda v: f"{v:9.1f}" if v is not None else f"{'-':>9}"  # noqa: E731
         print(
             f"{name:14}{r['deliveries_per_s']:14.0f}{fmt(lat['p50'])}{fmt(lat['p95'])}"
-            f"{fmt(lat['p99'])}{r['server_rss_mib']:9.0f}{r['errors']:8d}"
+            f"{fmt(lat['p99'])}{r['server_rss_mib']:9.0f}{r['server_cores']:7.2f}{r['errors']:8d}"
         )
     print(f"ratio threadcast/bare deliveries: {ratio:.2f}" if ratio else "ratio: n/a")
     expected = args.rate * args.duration * args.clients / args.tickets

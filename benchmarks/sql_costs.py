@@ -3,7 +3,10 @@
 1. Reading as users: `realtime.read_batch()` over N agents (each a distinct user) for 1 and for
    5 events, per identity; and the same with one fixed identity repeated, which shows what the
    identity switching itself adds.
-2. `realtime.tick()` after many unsummarized log rows, then after `realtime.summarize()`.
+   Each with the generic plans read_batch() is set to use, and with PostgreSQL's default
+   (custom plans, re-planned per identity) as the baseline.
+2. `realtime.tick()` after many unsummarized log rows, then after `realtime.summarize()`, with
+   the log's BRIN index at 8 pages per range (as shipped) and at the default 128.
 
     .venv/bin/python benchmarks/sql_costs.py              # 1,000 identities, 20,000 rows
     .venv/bin/python benchmarks/sql_costs.py --quick
@@ -47,57 +50,84 @@ def read_costs(url: str, identities: int, rounds: int) -> dict:
             (ticket["thread"], ticket["id"], ticket["customer"]),
         )
         ids = [r[0] for r in conn.execute("select id from realtime.messages order by id")]
-        conn.execute("set role threadcast")
         out = {}
-        for events in (1, 5):
-            for label, subs in (
-                ("distinct users", data["agents"]),
-                ("one user repeated", [data["agents"][0]] * identities),
-            ):
-                requests = [
-                    {"role": "authenticated", "sub": sub, "ids": ids[-events:]} for sub in subs
-                ]
-                seconds = timed(
-                    conn, "select * from realtime.read_batch(%s)", (json.dumps(requests),), rounds
-                )
-                key = f"{events} event(s), {label}"
-                out[key] = round(seconds * 1000 / identities, 3)
-                log(f"read_batch, {key}: {out[key]} ms per identity")
+        # The shipped function forces generic plans (sql/006_cheaper_dispatch.sql); "custom
+        # plans" is PostgreSQL's default, the baseline: it re-plans the read per identity.
+        for plans, setting in (("generic plans", "force_generic_plan"), ("custom plans", "auto")):
+            conn.execute(
+                f"alter function realtime.read_batch(jsonb) set plan_cache_mode = {setting}"
+            )
+            conn.execute("set role threadcast")
+            for events in (1, 5):
+                for label, subs in (
+                    ("distinct users", data["agents"]),
+                    ("one user repeated", [data["agents"][0]] * identities),
+                ):
+                    requests = [
+                        {"role": "authenticated", "sub": sub, "ids": ids[-events:]} for sub in subs
+                    ]
+                    seconds = timed(
+                        conn,
+                        "select * from realtime.read_batch(%s)",
+                        (json.dumps(requests),),
+                        rounds,
+                    )
+                    key = f"{plans}, {events} event(s), {label}"
+                    out[key] = round(seconds * 1000 / identities, 3)
+                    log(f"read_batch, {key}: {out[key]} ms per identity")
+            conn.execute("reset role")
+        conn.execute(
+            "alter function realtime.read_batch(jsonb) set plan_cache_mode = force_generic_plan"
+        )
     return out
 
 
-def tick_costs(url: str, rows: int, rounds: int) -> dict:
-    with psycopg.connect(url, autocommit=True) as conn:
+def tick_costs(server_url: str, rows: int, rounds: int) -> dict:
+    """tick() after `rows` log rows, with the BRIN index as shipped (8 pages per range) and
+    with PostgreSQL's default 128, each unsummarized and summarized, each in a fresh database."""
+    out: dict = {"rows": rows}
+    for pages in (8, 128):
+        url = create_database(server_url)
+        migrations.upgrade(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("drop index realtime.messages_txid_brin")
+            conn.execute(
+                "create index messages_txid_brin on realtime.messages using brin (txid)"
+                f" with (autosummarize = on, pages_per_range = {pages})"
+            )
 
-        def insert(n: int) -> None:
-            # 10 rows per transaction, as many writers would: the rows' txids spread out.
-            for _ in range(0, n, 10):
-                conn.execute(
-                    "insert into realtime.messages (topic, event, payload)"
-                    " select 't', 'e', jsonb_build_object('pad', md5(g::text) || repeat('y', 300))"
-                    " from generate_series(1, %s) g",
-                    (min(10, n),),
-                )
+            def insert(n: int) -> None:
+                # 10 rows per transaction, as many writers would: the rows' txids spread out.
+                for _ in range(0, n, 10):
+                    conn.execute(
+                        "insert into realtime.messages (topic, event, payload)"
+                        " select 't', 'e',"
+                        " jsonb_build_object('pad', md5(g::text) || repeat('y', 300))"
+                        " from generate_series(1, %s) g",
+                        (min(10, n),),
+                    )
 
-        def tick_ms() -> float:
-            times = []
-            for _ in range(rounds):
-                insert(1)
-                started = time.perf_counter()
-                conn.execute("select realtime.tick()")
-                times.append(time.perf_counter() - started)
-            return round(statistics.median(times) * 1000, 2)
+            def tick_ms() -> float:
+                times = []
+                for _ in range(rounds):
+                    insert(1)
+                    started = time.perf_counter()
+                    conn.execute("select realtime.tick()")
+                    times.append(time.perf_counter() - started)
+                return round(statistics.median(times) * 1000, 2)
 
-        conn.execute("select realtime.tick()")
-        insert(rows)
-        conn.execute("select realtime.tick()")  # picks up the bulk rows once
-        conn.execute("analyze realtime.messages")
-        out = {"rows": rows, "tick_ms_unsummarized": tick_ms()}
-        started = time.perf_counter()
-        conn.execute("select realtime.summarize()")
-        out["summarize_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        out["tick_ms_summarized"] = tick_ms()
-        log(f"tick(): {out}")
+            conn.execute("select realtime.tick()")
+            insert(rows)
+            conn.execute("select realtime.tick()")  # picks up the bulk rows once
+            conn.execute("analyze realtime.messages")
+            result = {"tick_ms_unsummarized": tick_ms()}
+            started = time.perf_counter()
+            conn.execute("select realtime.summarize()")
+            result["summarize_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            result["tick_ms_summarized"] = tick_ms()
+            out[f"{pages} pages per range"] = result
+            log(f"tick(), {pages} pages per range: {result}")
+        drop_database(server_url, url)
     return out
 
 
@@ -125,7 +155,7 @@ def main() -> int:
             "machine": machine(args.database_url),
             "parameters": vars(args) | {"database_url": "(redacted)"},
             "read_batch_ms_per_identity": read_costs(url, args.identities, args.rounds),
-            "tick": tick_costs(url, args.rows, args.rounds),
+            "tick": tick_costs(args.database_url, args.rows, args.rounds),
             "run": str(uuid.uuid4()),
         }
     finally:

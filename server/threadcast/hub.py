@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +143,8 @@ class Hub:
         self.settings = settings
         self.metrics = metrics
         self.groups: dict[Identity, Group] = {}
+        # Every open connection by topic, so a batch touches only its topics' subscribers.
+        self.subscribers: dict[str, set[Connection]] = defaultdict(set)
         self.position: Position = (0, 0)
         self.advanced = asyncio.Condition()
         self._wake = asyncio.Event()
@@ -209,6 +211,7 @@ class Hub:
     def register(self, identity: Identity, subscription: Subscription) -> Connection:
         conn = Connection(identity, subscription, asyncio.Queue(self.settings.queue_size))
         self.groups.setdefault(identity, Group(identity)).connections.add(conn)
+        self.subscribers[conn.topic].add(conn)
         self._count(conn, +1)
         return conn
 
@@ -226,6 +229,10 @@ class Hub:
             group.connections.discard(conn)
             if not group.connections:
                 del self.groups[conn.identity]
+            topic_subscribers = self.subscribers[conn.topic]
+            topic_subscribers.discard(conn)
+            if not topic_subscribers:
+                del self.subscribers[conn.topic]
             self._count(conn, -1)
 
     def _count(self, conn: Connection, sign: int) -> None:
@@ -282,6 +289,7 @@ class Hub:
             fetched = await self._positions(cursor, target, topics=[conn.topic])
             entries = [e for e in fetched if e.position <= target]
             if entries:
+                self.metrics.catch_up_reads.inc()
                 events = await self._read_as(conn.identity, entries)
                 for event in coalesce_progress(events):
                     if conn.subscription.wants(event.entry.event, event.payload):
@@ -295,20 +303,29 @@ class Hub:
     # Dispatch --------------------------------------------------------------------------------
 
     async def _dispatch_forever(self) -> None:
+        """Idle: wait for a wake-up (or the idle poll). Active: start a cycle every batch
+        window, or at once when the last cycle took longer than the window, so under load
+        the dispatcher never sleeps while events wait."""
         window = self.settings.batch_window_ms / 1000
         active_until = 0.0
+        cycle_started = 0.0
         failures = 0
         while not self._closing:
-            idle = time.monotonic() > active_until
-            timeout = self.settings.idle_poll_seconds if idle else window
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            now = time.monotonic()
+            if now > active_until:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.idle_poll_seconds)
+                if self._wake.is_set():
+                    # The first commit after a quiet spell: let the burst it starts gather.
+                    await asyncio.sleep(window)
+            elif cycle_started + window > now:
+                await asyncio.sleep(cycle_started + window - now)
             if self._wake.is_set():
-                # A wake-up: writers that stayed quiet under the NOTIFY throttle may commit
-                # for a while yet, so poll at the batch window until things go quiet.
-                active_until = time.monotonic() + self.settings.active_poll_seconds
+                # Writers that stayed quiet under the NOTIFY throttle may commit for a while
+                # yet, so keep polling at the batch window until things go quiet.
                 self._wake.clear()
-                await asyncio.sleep(window)  # coalesce wake-ups into one read
+                active_until = time.monotonic() + self.settings.active_poll_seconds
+            cycle_started = time.monotonic()
             try:
                 if await self.pump():
                     active_until = time.monotonic() + self.settings.active_poll_seconds
@@ -320,21 +337,26 @@ class Hub:
 
     async def pump(self) -> bool:
         """Fan out everything new in the log; True if there was anything."""
-        async with as_server(self.dispatch_pool) as conn:
-            row = await (await conn.execute(self.q["tick"])).fetchone()
-        assert row is not None
-        head_tick = row["tick_id"]
-        # The dispatcher always finishes a tick, so nothing is new unless the head moved.
-        if head_tick <= self.position[0]:
+        # One statement ticks and returns what is new (realtime.advance(), which returns only
+        # once the new tick has committed). Most cycles end here, with nothing new.
+        with self._stage("advance"):
+            params = {"after_tick": self.position[0], "after_id": self.position[1], "limit": CHUNK}
+            async with as_server(self.dispatch_pool) as conn:
+                rows = await (await conn.execute(self.q["advance"], params)).fetchall()
+        if not rows:
             return False
+        head_tick = rows[0]["head_tick"]
+        entries = [LogEntry((r["tick_id"], r["id"]), r["topic"], r["event"]) for r in rows]
         while True:
-            entries = await self._positions(
-                self.position, (head_tick, 0), topics=None, pool=self.dispatch_pool
-            )
-            if entries:
-                self.metrics.batch_size.observe(len(entries))
-                await self._fan_out(entries)
+            self.metrics.batch_size.observe(len(entries))
+            await self._fan_out(entries)
             if len(entries) < CHUNK:
+                break
+            with self._stage("positions"):
+                entries = await self._positions(
+                    self.position, (head_tick, 0), topics=None, pool=self.dispatch_pool
+                )
+            if not entries:
                 break
         async with self.advanced:
             self.advanced.notify_all()
@@ -395,23 +417,27 @@ class Hub:
         for entry in entries:
             by_topic[entry.topic].append(entry)
 
-        groups = list(self.groups.values())
-        # What this batch's reads cover; a connection that arrives while they run is not.
-        covered = {(g.identity, topic) for g in groups for topic in g.topics()}
-        wanted = {
-            g.identity: sorted(
-                (e for topic in g.topics() for e in by_topic.get(topic, ())),
-                key=lambda e: e.position,
-            )
-            for g in groups
-        }
-        reads = [(g, wanted[g.identity]) for g in groups if wanted[g.identity]]
+        # Who this batch's reads cover: every identity with a connection on a touched topic
+        # (live or catching up). A connection that arrives while the reads run is not covered.
+        wanted: dict[Identity, list[LogEntry]] = defaultdict(list)
+        covered: set[tuple[Identity, str]] = set()
+        for topic, topic_entries in by_topic.items():
+            for identity in {c.identity for c in self.subscribers.get(topic, ())}:
+                wanted[identity].extend(topic_entries)
+                covered.add((identity, topic))
+        reads = []
+        for identity, identity_entries in wanted.items():
+            if len(identity_entries) > 1:
+                identity_entries.sort(key=lambda e: e.position)  # topics interleave in the log
+            reads.append((self.groups[identity], identity_entries))
         shared: dict[int, DecodedEvent] = {}
-        outcomes = await reader.read_many(
-            self.dispatch_pool,
-            [(g.identity, [e.position[1] for e in group_entries]) for g, group_entries in reads],
-            connections=self.settings.read_connections,
-        )
+        with self._stage("read"):
+            outcomes = await reader.read_many(
+                self.dispatch_pool,
+                [(g.identity, [e.position[1] for e in entries]) for g, entries in reads],
+                connections=self.settings.read_connections,
+            )
+        queued = time.perf_counter()
         results = [
             o if isinstance(o, BaseException) else self._decode(group_entries, o, shared)
             for (_, group_entries), o in zip(reads, outcomes, strict=True)
@@ -420,6 +446,7 @@ class Hub:
         # From here to the end: no awaits (see the module docstring).
         now = dt.datetime.now(dt.UTC)
         lag_observed: set[int] = set()
+        delivered = overflowed = 0
         for (group, _), result in zip(reads, results, strict=True):
             live = [c for c in group.connections if c.live and not c.closed]
             if isinstance(result, BaseException):
@@ -436,20 +463,28 @@ class Hub:
                         event.entry.event, event.payload
                     ):
                         if conn.push(data):
-                            self.metrics.events_delivered.inc()
+                            delivered += 1
                         else:
-                            self.metrics.resets.labels(reason="slow_consumer").inc()
-        for group in self.groups.values():
-            for conn in group.connections:
-                if (
-                    conn.live
-                    and conn.topic in by_topic
-                    and (group.identity, conn.topic) not in covered
-                ):
+                            overflowed += 1
+        self.metrics.events_delivered.inc(delivered)
+        if overflowed:
+            self.metrics.resets.labels(reason="slow_consumer").inc(overflowed)
+        for topic in by_topic:
+            for conn in self.subscribers.get(topic, ()):
+                if conn.live and (conn.identity, topic) not in covered:
                     # It went live during the reads above, so this batch was not read for it:
                     # catch it up from where it went live (the position before this batch).
                     self.start_catch_up(conn, self.position)
         self.position = end
+        self.metrics.dispatch_seconds.labels(stage="queue").observe(time.perf_counter() - queued)
+
+    @contextlib.contextmanager
+    def _stage(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.metrics.dispatch_seconds.labels(stage=stage).observe(time.perf_counter() - started)
 
     def _observe_lag(self, event: DecodedEvent, now: dt.datetime, seen: set[int]) -> None:
         message_id = event.entry.position[1]

@@ -51,6 +51,19 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.dispatch_seconds = Histogram(
+            "threadcast_dispatch_seconds",
+            "Time per dispatch stage: advance (tick + new positions), positions (past the first"
+            " chunk), read (as every identity), queue (frames)",
+            ["stage"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+        self.catch_up_reads = Counter(
+            "threadcast_catch_up_reads",
+            "Reads of missed events for one resuming connection",
+            registry=r,
+        )
         self.listener_reconnects = Counter(
             "threadcast_listener_reconnects", "Reconnections of the LISTEN connection", registry=r
         )

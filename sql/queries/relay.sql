@@ -21,6 +21,11 @@ select prefix, authorize_function, argument_type from realtime.channels
 -- Records newly visible events as a tick; returns the newest tick id.
 select realtime.tick() as tick_id
 
+-- advance --
+-- Ticks, then the positions after the dispatcher's up to the new head (one round trip).
+select head_tick, tick_id, id, topic, event
+  from realtime.advance(%(after_tick)s, %(after_id)s, %(limit)s)
+
 -- head --
 -- The newest position.
 select tick_id, id from realtime.head()
