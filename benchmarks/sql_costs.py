@@ -51,7 +51,7 @@ def read_costs(url: str, identities: int, rounds: int) -> dict:
         )
         ids = [r[0] for r in conn.execute("select id from realtime.messages order by id")]
         out = {}
-        # The shipped function forces generic plans (sql/006_cheaper_dispatch.sql); "custom
+        # The shipped function forces generic plans (sql/006_cheaper_relay.sql); "custom
         # plans" is PostgreSQL's default, the baseline: it re-plans the read per identity.
         for plans, setting in (("generic plans", "force_generic_plan"), ("custom plans", "auto")):
             conn.execute(

@@ -383,7 +383,7 @@ class Hub:
     async def _read_as(self, identity: Identity, entries: list[LogEntry]) -> list[DecodedEvent]:
         """The entries this identity may see, in log order, read under its RLS."""
         async with self._reads:
-            visible = await reader.read_as(self.pool, identity, [e.position[1] for e in entries])
+            visible = await reader.read_one(self.pool, identity, [e.position[1] for e in entries])
         return self._decode(entries, visible)
 
     def _decode(

@@ -74,3 +74,12 @@ async def read_many(
         for position, result in enumerate(outcome):  # type: ignore[arg-type]
             results[index + position * n] = result
     return results  # type: ignore[return-value]
+
+
+async def read_one(pool: AsyncConnectionPool, identity: Identity, ids: list[int]) -> Visible:
+    """What one identity may read among `ids`: one statement (read_batch), not a transaction
+    of four; raises the read's error."""
+    (result,) = await read_many(pool, [(identity, ids)], connections=1)
+    if isinstance(result, BaseException):
+        raise result
+    return result

@@ -39,6 +39,11 @@ select realtime.cursor_state(%(tick)s) as state
 select tick_id, id, topic, event
   from realtime.positions_after(%(after_tick)s, %(after_id)s, %(upto_tick)s, %(topics)s, %(limit)s)
 
+-- authorize --
+-- Whether a user may subscribe to a channel: its authorize function, run as the user
+-- (see sql/006_cheaper_relay.sql).
+select realtime.authorize(%(role)s, %(sub)s, %(prefix)s, %(argument)s) as allowed
+
 -- read_as_user --
 -- The events among these ids that the current user may see (run as the user: RLS filters).
 select id, payload::text as payload from realtime.messages where id = any(%(ids)s)

@@ -1,4 +1,4 @@
-"""cheaper dispatch: generic plans in read_batch(), a finer BRIN index for tick()
+"""cheaper relay: generic plans in read_batch(), finer BRIN for tick(), advance(), authorize()
 
 Revision ID: 0006
 Revises: 0005
@@ -13,8 +13,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    apply_sql("006_cheaper_dispatch.sql")
+    apply_sql("006_cheaper_relay.sql")
 
 
 def downgrade() -> None:
-    apply_sql("down/006_cheaper_dispatch.sql")
+    apply_sql("down/006_cheaper_relay.sql")

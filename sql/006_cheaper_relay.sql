@@ -1,5 +1,5 @@
--- threadcast realtime engine, part 6: a cheaper dispatch cycle. Every batch the relay calls
--- tick() once and read_batch() once; both costs grew with load (benchmarks/sql_costs.py).
+-- threadcast realtime engine, part 6: a cheaper relay. Fewer round trips and less planning
+-- per dispatch cycle and per connect (figures: benchmarks/sql_costs.py and fanout.py).
 
 -- 1. read_batch() plans its per-user read once.
 --
@@ -57,3 +57,52 @@ $$;
 
 revoke execute on function realtime.advance(bigint, bigint, integer) from public;
 grant execute on function realtime.advance(bigint, bigint, integer) to threadcast;
+
+-- 4. One round trip to authorize a subscription.
+--
+-- The relay checked a subscription as the user in a transaction of four statements (begin,
+-- set role and claims, call the channel's function, commit): four round trips per connect,
+-- which bounded a storm of reconnects at about 240 connects per second. authorize() does the
+-- same in one statement: it switches to the user's role and claims (SET LOCAL, so the
+-- statement's own transaction ends them, even on an error), calls the channel's authorize
+-- function and returns its answer, null counting as no.
+create function realtime.authorize(
+    user_role text, user_sub text, channel_prefix text, channel_argument text
+) returns boolean
+language plpgsql
+set search_path = ''
+as $$
+declare
+    channel realtime.channels;
+    allowed boolean;
+    caller_role text := pg_catalog.current_setting('role');
+    caller_claims text := pg_catalog.current_setting('request.jwt.claims', true);
+    caller_sub text := pg_catalog.current_setting('request.jwt.claim.sub', true);
+begin
+    if user_role is null or user_role not in ('anon', 'authenticated') then
+        raise exception 'realtime.authorize: role must be anon or authenticated, got %', user_role
+            using errcode = '22023';
+    end if;
+    select * into channel from realtime.channels c where c.prefix = channel_prefix;
+    if not found then
+        raise exception 'realtime.authorize: no channel prefix %', channel_prefix
+            using errcode = '22023';
+    end if;
+    perform pg_catalog.set_config('role', user_role, true),
+            pg_catalog.set_config('request.jwt.claims',
+                pg_catalog.jsonb_build_object('sub', user_sub, 'role', user_role)::text, true),
+            pg_catalog.set_config('request.jwt.claim.sub', coalesce(user_sub, ''), true);
+    -- Both names come from realtime.channels, which only the database owner writes
+    -- (register_channel() checked the function's signature).
+    execute pg_catalog.format('select %s($1::%s)', channel.authorize_function, channel.argument_type)
+        into allowed
+        using channel_argument;
+    perform pg_catalog.set_config('role', caller_role, true),
+            pg_catalog.set_config('request.jwt.claims', coalesce(caller_claims, ''), true),
+            pg_catalog.set_config('request.jwt.claim.sub', coalesce(caller_sub, ''), true);
+    return coalesce(allowed, false);
+end
+$$;
+
+revoke execute on function realtime.authorize(text, text, text, text) from public;
+grant execute on function realtime.authorize(text, text, text, text) to threadcast;
