@@ -14,14 +14,17 @@ alter function realtime.read_batch(jsonb) set plan_cache_mode = force_generic_pl
 
 -- 2. tick() rechecks 8 pages of the log, not 128.
 --
--- tick() finds new events with a BRIN index on txid; BRIN returns whole page ranges, and the
+-- tick() finds new events with a BRIN index on txid. BRIN returns whole page ranges and the
 -- newest range always matches, so every tick rechecked every row of the last 128 pages (about
--- 2,000 rows) however few were new: 1.2 to 3.9 ms per tick as the log grew, against 0.4 ms
--- with 8-page ranges. The index is still tiny (one entry per 64 kB of log). Rebuilding it
--- blocks writes to the log for the length of one sequential scan of it.
+-- 2,000 rows) however few were new. Ranges are now 8 pages (one index entry per 64 kB of log).
+-- Autosummarize is off: with small ranges it asks autovacuum for a summarization every 8
+-- pages, which overflows its work-item queue and fills the server log with "request for BRIN
+-- range summarization ... was not recorded". The relay summarizes new ranges about once a
+-- second (realtime.summarize(), part 5), and VACUUM does too. Rebuilding the index blocks
+-- writes to the log for the length of one sequential scan of it.
 drop index realtime.messages_txid_brin;
 create index messages_txid_brin on realtime.messages
-    using brin (txid) with (autosummarize = on, pages_per_range = 8);
+    using brin (txid) with (autosummarize = off, pages_per_range = 8);
 
 -- 3. One round trip per dispatch cycle instead of two.
 --

@@ -41,3 +41,27 @@ def test_summarize_gives_up_at_once_when_the_lock_is_taken(
 def test_users_cannot_call_summarize(conn: psycopg.Connection, world: World) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege), as_user(conn, world.agent) as cur:
         cur.execute("select realtime.summarize()")
+
+
+def test_tick_finds_every_event_in_unsummarized_ranges(
+    conn: psycopg.Connection, world: World
+) -> None:
+    # Autosummarize is off (sql/006_cheaper_relay.sql): between the relay's summarize() calls
+    # new 8-page ranges are unsummarized, and tick() must still find every row in them.
+    start = conn.execute("select realtime.tick()").fetchone()[0]
+    for batch in range(20):  # 20 transactions x 50 rows of ~1.3 KB: well over 8 pages
+        conn.execute(
+            "insert into realtime.messages (topic, event, payload)"
+            " select 'bulk', 'e', jsonb_build_object('pad', repeat(md5(%s || g::text), 40))"
+            " from generate_series(1, 50) as g",
+            (str(batch),),
+        )
+    head = conn.execute("select realtime.tick()").fetchone()[0]
+    found = conn.execute(
+        "select count(*) from realtime.positions_after(%s, 0, %s) p"
+        " join realtime.messages m using (id) where m.topic = 'bulk'",
+        (start, head),
+    ).fetchone()[0]
+    assert found == 1000
+    pages = conn.execute("select pg_relation_size('realtime.messages') / 8192").fetchone()[0]
+    assert pages > 16
