@@ -159,8 +159,7 @@ def bare_writer(port: int, topics: int, rate: float, start_at: float, stop: floa
             target = start_at + n / rate
             if target > stop:
                 break
-            if target > time.time():
-                time.sleep(target - time.time())
+            time.sleep(max(0.0, target - time.time()))
             client.post(
                 f"http://127.0.0.1:{port}/publish/{n % topics}", content=f"{time.time():.6f}@{n}"
             )
