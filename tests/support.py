@@ -148,3 +148,16 @@ def read_as(conn: psycopg.Connection, user: uuid.UUID, after: tuple[int, int]) -
         cur.execute("select id, event, payload from realtime.messages where id = any(%s)", (ids,))
         visible = {r["id"]: r for r in cur.fetchall()}
     return [visible[i] for i in ids if i in visible]
+
+
+def caller_after(conn: psycopg.Connection, statement: str, params: tuple) -> tuple[str, str]:
+    """Run `statement` as the server role with claims {"sub": "x"}, in one transaction; return
+    (current_user, request.jwt.claims) after it: functions that switch to a user's role and
+    claims must hand the caller's back."""
+    with conn.transaction():
+        conn.execute("set local role threadcast")
+        conn.execute("select set_config('request.jwt.claims', '{\"sub\": \"x\"}', true)")
+        conn.execute(statement, params).fetchall()
+        row = conn.execute("select current_user, current_setting('request.jwt.claims')").fetchone()
+    assert row is not None
+    return row[0], row[1]

@@ -8,7 +8,7 @@ import uuid
 import psycopg
 import pytest
 
-from tests.support import World, as_user
+from tests.support import World, as_user, caller_after
 
 PREFIX = "ticket-threads:"
 
@@ -41,17 +41,12 @@ def test_authorize_agrees_with_the_channel_function_as_each_user(
 def test_authorize_gives_the_caller_its_role_and_claims_back(
     conn: psycopg.Connection, world: World
 ) -> None:
-    with conn.transaction():
-        conn.execute("set local role threadcast")
-        conn.execute("select set_config('request.jwt.claims', '{\"sub\": \"x\"}', true)")
-        conn.execute(
-            "select realtime.authorize('authenticated', %s, %s, %s)",
-            (str(world.agent), PREFIX, str(world.ticket)),
-        )
-        role, claims = conn.execute(
-            "select current_user, current_setting('request.jwt.claims')"
-        ).fetchone()
-    assert (role, claims) == ("threadcast", '{"sub": "x"}')
+    after = caller_after(
+        conn,
+        "select realtime.authorize('authenticated', %s, %s, %s)",
+        (str(world.agent), PREFIX, str(world.ticket)),
+    )
+    assert after == ("threadcast", '{"sub": "x"}')
 
 
 @pytest.mark.parametrize("role", ["postgres", "threadcast", "service_role", ""])

@@ -9,7 +9,7 @@ import uuid
 import psycopg
 import pytest
 
-from tests.support import World, add_note, as_user, read_as
+from tests.support import World, add_note, as_user, caller_after, read_as
 
 
 def read_batch(conn: psycopg.Connection, requests: list[dict]) -> list[tuple[int, int, str]]:
@@ -52,17 +52,9 @@ def test_read_batch_agrees_with_reading_as_each_user(
 def test_read_batch_gives_the_caller_its_role_and_claims_back(
     conn: psycopg.Connection, world: World
 ) -> None:
-    with conn.transaction():
-        conn.execute("set local role threadcast")
-        conn.execute("select set_config('request.jwt.claims', '{\"sub\": \"x\"}', true)")
-        conn.execute(
-            "select * from realtime.read_batch(%s)",
-            (json.dumps([{"role": "authenticated", "sub": str(world.agent), "ids": [1]}]),),
-        ).fetchall()
-        role, claims = conn.execute(
-            "select current_user, current_setting('request.jwt.claims')"
-        ).fetchone()
-    assert (role, claims) == ("threadcast", '{"sub": "x"}')
+    requests = [{"role": "authenticated", "sub": str(world.agent), "ids": [1]}]
+    after = caller_after(conn, "select * from realtime.read_batch(%s)", (json.dumps(requests),))
+    assert after == ("threadcast", '{"sub": "x"}')
 
 
 @pytest.mark.parametrize("role", ["postgres", "threadcast", "service_role", ""])

@@ -113,9 +113,6 @@ class Group:
     identity: Identity
     connections: set[Connection] = field(default_factory=set)
 
-    def topics(self) -> set[str]:
-        return {c.topic for c in self.connections}
-
 
 @dataclass
 class DecodedEvent:
