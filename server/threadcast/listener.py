@@ -40,6 +40,7 @@ class Listener:
         self.connected_since: float | None = None
         self.backend_pid: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._first_attempt = asyncio.Event()
 
     def status(self) -> dict[str, object]:
         return {
@@ -49,8 +50,12 @@ class Listener:
             "last_error": self.last_error,
         }
 
-    async def start(self) -> None:
+    async def start(self, wait_seconds: float = 5.0) -> None:
+        """Start listening; wait (boundedly) for the first attempt, so a server that has
+        started is ready (/readyz) whenever the database is reachable."""
         self._task = asyncio.create_task(self._run(), name="listener")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_attempt.wait(), wait_seconds)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -66,6 +71,7 @@ class Listener:
             except (psycopg.Error, OSError) as exc:
                 self.last_error = str(exc).strip() or type(exc).__name__
                 log.warning("listener: connection lost (%s)", self.last_error)
+                self._first_attempt.set()
             self.connected = False
             self.backend_pid = None
             self.reconnects += 1
@@ -84,6 +90,7 @@ class Listener:
             self.connected = True
             self.connected_since = time.monotonic()
             self.backend_pid = conn.info.backend_pid
+            self._first_attempt.set()
             log.info("listener: listening on %s", CHANNEL)
             self.on_wake()  # catch up on whatever happened while we were away
             while True:
