@@ -18,7 +18,7 @@ from psycopg.conninfo import conninfo_to_dict
 from threadcast import auth, client, demo, embedded, logs, migrations, payloads
 from threadcast.config import DEV_SECRET, Settings
 
-GC_YOUNG_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
 
 log = logging.getLogger("threadcast")
 
