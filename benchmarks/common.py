@@ -8,6 +8,7 @@ is on sys.path).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import platform
@@ -337,3 +338,18 @@ def summarize_profile(path: Path, top: int = 15) -> list[tuple[str, float, float
             own[frames[-1]] = own.get(frames[-1], 0) + count
     ranked = sorted(own, key=own.get, reverse=True)[:top]  # type: ignore[arg-type]
     return [(f, inclusive[f] / total, own[f] / total) for f in ranked] if total else []
+
+
+def print_profile(path: Path | None, title: str) -> None:
+    """The busiest functions of a py-spy file, if one was recorded."""
+    if path is None or not path.exists():
+        return
+    print(f"{title} ({path}):")
+    for name, incl, own in summarize_profile(path):
+        print(f"  self {own:6.1%}  incl {incl:6.1%}  {name}")
+
+
+def recorded_parameters(args: argparse.Namespace) -> dict:
+    """A run's arguments for its results file: paths as text, the database URL left out."""
+    values = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    return values | {"database_url": "(redacted)"}

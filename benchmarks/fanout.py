@@ -24,7 +24,6 @@ import multiprocessing as mp
 import os
 import platform
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,10 +43,12 @@ from common import (  # noqa: F401  (re-exported: other scripts and old imports 
     drop_database,
     free_port,
     logger,
+    recorded_parameters,
     scrape_metrics,
     seed,
     start_bare,
     start_threadcast,
+    stop_servers,
     wait_ready,
 )
 from threadcast import auth, migrations
@@ -262,6 +263,27 @@ def dispatch_stages(before: dict[str, float], after: dict[str, float]) -> dict[s
     return out
 
 
+def gc_passes(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """The server's garbage-collector passes over the round (threadcast_gc_pause_seconds,
+    differenced): full passes and their total ms, and passes of any generation over 50 ms,
+    each of which stalled every stream."""
+
+    def delta(key: str) -> float:
+        return after.get(key, 0) - before.get(key, 0)
+
+    name = "threadcast_gc_pause_seconds"
+    over_50ms = sum(
+        delta(f'{name}_count{{generation="{g}"}}')
+        - delta(f'{name}_bucket{{generation="{g}",le="0.05"}}')
+        for g in range(3)
+    )
+    return {
+        "full_passes": delta(f'{name}_count{{generation="2"}}'),
+        "full_pass_ms": round(delta(f'{name}_sum{{generation="2"}}') * 1000, 1),
+        "passes_over_50ms": over_50ms,
+    }
+
+
 def threadcast_jobs(data: dict, clients: int) -> list[tuple[str, str | None]]:
     """Per ticket, its customer plus agents, round-robin, until `clients` connections."""
     settings = Settings(jwt_secret=SECRET)
@@ -302,6 +324,13 @@ def main() -> int:
         default=10,
         help="niceness of the SSE client processes (0: they compete with the server for the CPU)",
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment for the threadcast server, e.g. THREADCAST_GC_YOUNG_THRESHOLD=0",
+    )
     parser.add_argument("--quick", action="store_true", help="a small run, under a minute")
     parser.add_argument("--output", type=Path, default=RESULTS / "fanout.json")
     parser.add_argument(
@@ -317,7 +346,8 @@ def main() -> int:
         migrations.upgrade(url)
         data = seed(url, args.tickets, args.agents)
         port_tc, port_bare = free_port(), free_port()
-        servers = [start_threadcast(url, port_tc), start_bare(port_bare)]
+        server_env = dict(item.split("=", 1) for item in args.server_env)
+        servers = [start_threadcast(url, port_tc, server_env), start_bare(port_bare)]
         wait_ready(port_tc, "/readyz")
         wait_ready(port_bare, "/healthz")
 
@@ -349,18 +379,15 @@ def main() -> int:
                     servers[0].pid,
                     args.client_nice,
                 )
-            run["dispatch_ms"] = dispatch_stages(before, scrape_metrics(port_tc))
+            after = scrape_metrics(port_tc)
+            run["dispatch_ms"] = dispatch_stages(before, after)
+            run["server_gc"] = gc_passes(before, after)
             log(f"dispatch stages, mean ms per cycle: {run['dispatch_ms']}")
+            log(f"server garbage collection during the round: {run['server_gc']}")
             tc_runs.append(run)
         bare, tc = median_run(bare_runs), median_run(tc_runs)
     finally:
-        for s in servers:
-            s.send_signal(signal.SIGTERM)
-        for s in servers:
-            try:
-                s.wait(15)
-            except subprocess.TimeoutExpired:
-                s.kill()
+        stop_servers(servers)
         drop_database(args.database_url, url)
 
     ratio = tc["deliveries_per_s"] / bare["deliveries_per_s"] if bare["deliveries_per_s"] else None
@@ -371,8 +398,7 @@ def main() -> int:
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
-        "parameters": vars(args)
-        | {"output": str(args.output), "profile": str(args.profile), "database_url": "(redacted)"},
+        "parameters": recorded_parameters(args),
         "bare": bare,
         "threadcast": tc,
         "rounds": {"bare": bare_runs, "threadcast": tc_runs},

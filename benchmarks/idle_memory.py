@@ -44,13 +44,14 @@ from common import (
     machine,
     migrate,
     open_stream,
+    print_profile,
     raise_nofile,
+    recorded_parameters,
     scrape_metrics,
     seed,
     start_bare,
     start_threadcast,
     stop_servers,
-    summarize_profile,
     token,
     wait_ready,
 )
@@ -260,12 +261,7 @@ def main() -> int:
         "benchmark": "idle_memory",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": info,
-        "parameters": vars(args)
-        | {
-            "output": str(args.output),
-            "profile": str(args.profile) if args.profile else None,
-            "database_url": "(redacted)",
-        },
+        "parameters": recorded_parameters(args),
         "runs": raw,
         "medians": medians,
         "ratio_rss_threadcast_to_bare": ratio,
@@ -287,10 +283,7 @@ def main() -> int:
             f"{m['connect_s']:>11.1f}{failed:>8}"
         )
     print(f"ratio RSS threadcast/bare with the connections open: {ratio:.2f}")
-    if args.profile and args.profile.exists():
-        print(f"profile of the idle threadcast server ({args.profile}):")
-        for name, incl, own in summarize_profile(args.profile):
-            print(f"  self {own:6.1%}  incl {incl:6.1%}  {name}")
+    print_profile(args.profile, "profile of the idle threadcast server")
     return 0
 
 

@@ -52,12 +52,13 @@ from common import (
     migrate,
     open_stream,
     percentile,
+    print_profile,
+    recorded_parameters,
     scrape_metrics,
     seed,
     start_threadcast,
     stop_servers,
     stream_path,
-    summarize_profile,
     token,
     wait_ready,
 )
@@ -489,12 +490,7 @@ def main() -> int:
         "benchmark": "notify_throughput",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": info,
-        "parameters": vars(args)
-        | {
-            "output": str(args.output),
-            "profile": str(args.profile) if args.profile else None,
-            "database_url": "(redacted)",
-        },
+        "parameters": recorded_parameters(args),
         "runs": raw,
         "medians": medians,
     }
@@ -522,10 +518,9 @@ def main() -> int:
             f"{m['ticks_per_s']:>8.1f}{m['server_cpu']:>6.2f}{m['probe_rtt_ms.p50']:>7.2f}"
             f"{m['missing_total']:>6}{m['duplicates_total']:>5}{m['resets_total']:>6.0f}"
         )
-    if args.profile and args.profile.exists():
-        print(f"profile of the server while writing, window {args.profile_window:g} ms:")
-        for name, incl, own in summarize_profile(args.profile):
-            print(f"  self {own:6.1%}  incl {incl:6.1%}  {name}")
+    print_profile(
+        args.profile, f"profile of the server while writing, window {args.profile_window:g} ms"
+    )
     return 0
 
 

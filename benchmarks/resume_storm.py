@@ -50,13 +50,14 @@ from common import (
     migrate,
     open_stream,
     percentile,
+    print_profile,
     raise_nofile,
+    recorded_parameters,
     scrape_metrics,
     seed,
     start_bare,
     start_threadcast,
     stop_servers,
-    summarize_profile,
     token,
     wait_ready,
 )
@@ -355,12 +356,7 @@ def main() -> int:
         "benchmark": "resume_storm",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": info,
-        "parameters": vars(args)
-        | {
-            "output": str(args.output),
-            "profile": str(args.profile) if args.profile else None,
-            "database_url": "(redacted)",
-        },
+        "parameters": recorded_parameters(args),
         "rounds": rounds,
         "medians": medians,
         "ratio_resume_to_fresh": statistics.median(ratios) if ratios else None,
@@ -393,10 +389,7 @@ def main() -> int:
         f" foreign {totals['foreign']}, failed connections {totals['failed']}"
         f" (fresh {totals['fresh_failed']})"
     )
-    if args.profile and args.profile.exists():
-        print(f"profile of the server during round 1's resume storm ({args.profile}):")
-        for name, incl, own in summarize_profile(args.profile):
-            print(f"  self {own:6.1%}  incl {incl:6.1%}  {name}")
+    print_profile(args.profile, "profile of the server during round 1's resume storm")
     return 0
 
 

@@ -24,7 +24,15 @@ import uuid
 
 import psycopg
 
-from common import RESULTS, create_database, drop_database, logger, machine, seed
+from common import (
+    RESULTS,
+    create_database,
+    drop_database,
+    logger,
+    machine,
+    recorded_parameters,
+    seed,
+)
 from threadcast import migrations
 
 log = logger("sql_costs")
@@ -155,7 +163,7 @@ def main() -> int:
         result = {
             "benchmark": "sql_costs",
             "machine": machine(args.database_url),
-            "parameters": vars(args) | {"database_url": "(redacted)"},
+            "parameters": recorded_parameters(args),
             "read_batch_ms_per_identity": read_costs(url, args.identities, args.rounds),
             "tick": tick_costs(args.database_url, args.rows, args.rounds),
             "run": str(uuid.uuid4()),

@@ -79,9 +79,11 @@ def create_app(settings: Settings) -> Starlette:
         app.state.loop = asyncio.get_running_loop()
         await hub.start()
         await listener.start()
+        app.state.metrics.gc_pauses.install()
         try:
             yield
         finally:
+            app.state.metrics.gc_pauses.remove()
             # Streams end first, each with a final frame, so clients resume elsewhere.
             await hub.close()
             await listener.stop()

@@ -18,8 +18,6 @@ from psycopg.conninfo import conninfo_to_dict
 from threadcast import auth, client, demo, embedded, logs, migrations, payloads
 from threadcast.config import DEV_SECRET, Settings
 
-GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
-
 log = logging.getLogger("threadcast")
 
 EMBEDDED_DATABASE = "threadcast"
@@ -80,7 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from threadcast.app import create_app
 
     app = create_app(settings)
-    tune_garbage_collector()
+    tune_garbage_collector(settings.gc_young_threshold)
     uvicorn.run(
         app,
         host=settings.host,
@@ -91,15 +89,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def tune_garbage_collector() -> None:
+def tune_garbage_collector(young_threshold: int) -> None:
     """Fewer full collections: with 1,000 streams open a full pass over the server's objects
-    stalled every stream for ~190 ms (gc.callbacks, timed during benchmarks/fanout.py at 500
-    events/s), and it ran every few seconds, because frames waiting a few ms in a queue
-    outlived two young collections and counted as long-lived. A larger first threshold lets
-    them die young; what is imported at start-up is frozen out of every pass."""
+    stalled every stream for ~190 ms, every few seconds (threadcast_gc_pause_seconds, during
+    benchmarks/fanout.py at 500 events/s), because frames waiting a few ms in a queue outlived
+    two young collections and counted as long-lived. A larger young threshold lets them die
+    young; what start-up imported is frozen out of every pass. 0 keeps CPython's defaults."""
+    if young_threshold <= 0:
+        return
     gc.collect()
     gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
+    gc.set_threshold(young_threshold, 50, 100)
 
 
 def _database_url_or_embedded(args: argparse.Namespace) -> str:

@@ -48,6 +48,10 @@ class Settings:
     # for the seeded demo users so the page can offer a picker. Never on a real database.
     demo: bool = False
 
+    # Allocations between young garbage collections in `threadcast serve` (CPython's default
+    # is 700, which let full passes stall every stream; 0 keeps the defaults).
+    gc_young_threshold: int = 10_000
+
     pool_min_size: int = 2
     pool_max_size: int = 10
     pool_timeout_seconds: float = 5.0  # wait for a connection before answering 503

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import time
+from collections.abc import Iterator
+from typing import Any
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -10,7 +15,9 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -74,8 +81,60 @@ class Metrics:
             "threadcast_rejected_requests", "Requests rejected, by reason", ["reason"], registry=r
         )
 
+        self.gc_pauses = GcPauses()
+        r.register(self.gc_pauses)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class GcPauses(Collector):
+    """threadcast_gc_pause_seconds: the garbage collector's passes in this process, by
+    generation. A pass stops every stream for its length (full passes took ~190 ms with 1,000
+    streams before `threadcast serve` tuned the collector). The callback only does arithmetic
+    on plain lists: it can run inside any allocation, even one made under a metric's lock."""
+
+    BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        # Per generation: cumulative count per bucket (the last one is +Inf), and the sum.
+        self._counts = [[0] * (len(self.BUCKETS) + 1) for _ in range(3)]
+        self._sums = [0.0, 0.0, 0.0]
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        seconds = time.perf_counter() - self._started
+        generation = info["generation"]
+        self._sums[generation] += seconds
+        counts = self._counts[generation]
+        for index, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                counts[index] += 1
+        counts[-1] += 1
+
+    def install(self) -> None:
+        gc.callbacks.append(self)
+
+    def remove(self) -> None:
+        if self in gc.callbacks:
+            gc.callbacks.remove(self)
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(
+            "threadcast_gc_pause_seconds",
+            "Garbage collector passes of this process, by generation (every stream waits)",
+            labels=["generation"],
+        )
+        for generation in range(3):
+            counts = self._counts[generation]
+            buckets = [(str(b), counts[i]) for i, b in enumerate(self.BUCKETS)]
+            family.add_metric(
+                [str(generation)], [*buckets, ("+Inf", counts[-1])], self._sums[generation]
+            )
+        yield family
 
 
 async def endpoint(request: Request) -> Response:
