@@ -69,14 +69,17 @@ VARIANTS = {
 BENCH_FUNCTIONS = """
 create schema bench;
 
--- threadcast's capture, minus the throttled wake-up: what the log alone costs.
+-- threadcast's capture (the function realtime.enable() generates, sql/007_lean_capture.sql),
+-- minus the throttled wake-up: what the log alone costs.
 create function bench.capture_without_wake() returns trigger language plpgsql as $$
 begin
     insert into realtime.messages (topic, event, schema_name, table_name, payload)
-    select 'ticket-threads:' || (r.row_data ->> 'ticket_id'), 'postgres_changes',
-           'public', 'ticket_notes',
-           realtime.change_payload('public', 'ticket_notes', 'INSERT', r.row_data, null)
-    from (select to_jsonb(n) as row_data from new_rows n) as r;
+    select 'ticket-threads:' || coalesce(to_jsonb(r.ticket_id) #>> '{}', ''),
+           'postgres_changes', 'public', 'ticket_notes',
+           jsonb_build_object('schema', 'public', 'table', 'ticket_notes',
+               'commit_timestamp', statement_timestamp(), 'eventType', 'INSERT',
+               'new', r.*, 'old', null, 'errors', null)
+    from new_rows as r;
     return null;
 end $$;
 
@@ -85,10 +88,12 @@ create function bench.capture_definer_without_wake() returns trigger language pl
 security definer set search_path = '' as $$
 begin
     insert into realtime.messages (topic, event, schema_name, table_name, payload)
-    select 'ticket-threads:' || (r.row_data ->> 'ticket_id'),
+    select 'ticket-threads:' || coalesce(pg_catalog.to_jsonb(r.ticket_id) #>> '{}', ''),
            'postgres_changes', 'public', 'ticket_notes',
-           realtime.change_payload('public', 'ticket_notes', 'INSERT', r.row_data, null)
-    from (select pg_catalog.to_jsonb(n) as row_data from new_rows n) as r;
+           pg_catalog.jsonb_build_object('schema', 'public', 'table', 'ticket_notes',
+               'commit_timestamp', pg_catalog.statement_timestamp(), 'eventType', 'INSERT',
+               'new', r.*, 'old', null, 'errors', null)
+    from new_rows as r;
     return null;
 end $$;
 
@@ -194,6 +199,19 @@ def reset(url: str) -> None:
         conn.execute("checkpoint")
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU time the whole machine spent working (not idle, not stolen by the hypervisor), from
+    /proc/stat; None where there is none. Per row it is steadier than rows/s on a shared
+    machine: a neighbour's load lowers throughput but not the work each row costs."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:8]]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def run_pgbench(url: str, script: str, clients: int, seconds: float, ids: dict) -> float:
     params = conninfo_to_dict(url)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
@@ -225,9 +243,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s measurements")
     parser.add_argument("--output", type=Path, default=RESULTS / "write_overhead.json")
+    parser.add_argument(
+        "--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS),
+        help="measure only these workloads",
+    )  # fmt: skip
+    parser.add_argument(
+        "--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+        help="measure only these variants (the baseline always runs)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.duration, args.rounds = 1.0, 1
+    workloads = {w: WORKLOADS[w] for w in args.workloads}
+    variants = ["baseline"] + [v for v in args.variants if v != "baseline"]
 
     base, kind = server_url(args.database_url)
     name = f"threadcast_bench_{uuid.uuid4().hex[:8]}"
@@ -235,21 +263,28 @@ def main() -> int:
         conn.execute(f'create database "{name}"')
         version = conn.execute("show server_version").fetchone()[0]
     url = make_conninfo(base, dbname=name)
-    raw: dict[str, dict[str, list[float]]] = {w: {v: [] for v in VARIANTS} for w in WORKLOADS}
+    raw: dict[str, dict[str, list[float]]] = {w: {v: [] for v in variants} for w in workloads}
+    # Machine CPU µs per row (server, pgbench and all), the same runs.
+    cpu_raw: dict[str, dict[str, list[float]]] = {w: {v: [] for v in variants} for w in workloads}
     try:
         ids = setup(url)
-        total = args.rounds * len(WORKLOADS) * len(VARIANTS)
+        total = args.rounds * len(workloads) * len(variants)
         done = 0
         for round_no in range(args.rounds):
-            for workload, (script, clients, rows) in WORKLOADS.items():
-                order = list(VARIANTS)
+            for workload, (script, clients, rows) in workloads.items():
+                order = list(variants)
                 order = order[round_no % len(order) :] + order[: round_no % len(order)]
                 for variant in order:
                     reset(url)
+                    cpu_before = busy_cpu_seconds()
                     tps = run_pgbench(
                         url, script.format(table=table_of(variant)), clients, args.duration, ids
                     )
+                    cpu_after = busy_cpu_seconds()
                     raw[workload][variant].append(tps * rows)
+                    if cpu_before is not None and cpu_after is not None:
+                        cpu_per_row = (cpu_after - cpu_before) / (tps * rows * args.duration)
+                        cpu_raw[workload][variant].append(cpu_per_row * 1e6)
                     done += 1
                     log(
                         f"{done}/{total} round {round_no + 1} {workload:12} {variant:17}"
@@ -263,9 +298,21 @@ def main() -> int:
     ratios = {
         w: {
             v: statistics.median(x / b for x, b in zip(raw[w][v], raw[w]["baseline"], strict=True))
-            for v in VARIANTS
+            for v in variants
         }
-        for w in WORKLOADS
+        for w in workloads
+    }
+    # Baseline CPU per row / variant CPU per row: the throughput ratio a saturated machine
+    # would show if neighbours took nothing.
+    cpu_ratios = {
+        w: {
+            v: statistics.median(
+                b / x for x, b in zip(cpu_raw[w][v], cpu_raw[w]["baseline"], strict=True)
+            )
+            for v in variants
+        }
+        for w in workloads
+        if all(cpu_raw[w][v] for v in variants)
     }
     result = {
         "benchmark": "write_overhead",
@@ -280,7 +327,9 @@ def main() -> int:
         "rows_per_s": raw,
         "median_rows_per_s": medians,
         "median_ratio_to_baseline": ratios,
-        "targets": {"8 writers": 0.7, "100-row x 8": 0.5},
+        "cpu_us_per_row": cpu_raw,
+        "median_cpu_ratio_to_baseline": cpu_ratios,
+        "targets": {"1 writer": 0.7, "8 writers": 0.7, "32 writers": 0.7, "100-row x 8": 0.5},
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
@@ -289,10 +338,18 @@ def main() -> int:
         f"PostgreSQL {version} ({kind}), {os.cpu_count()} cores, {args.rounds} rounds x "
         f"{args.duration:g} s; median rows/s (median ratio to baseline)"
     )
-    print(f"{'variant':18}" + "".join(f"{w:>22}" for w in WORKLOADS))
-    for v in VARIANTS:
-        cells = "".join(f"{medians[w][v]:>13.0f} ({ratios[w][v]:.2f}x)" for w in WORKLOADS)
+    print(f"{'variant':18}" + "".join(f"{w:>22}" for w in workloads))
+    for v in variants:
+        cells = "".join(f"{medians[w][v]:>13.0f} ({ratios[w][v]:.2f}x)" for w in workloads)
         print(f"{v:18}{cells}")
+    if cpu_ratios:
+        print("machine CPU µs per row (baseline's / variant's, median)")
+        for v in variants:
+            cells = "".join(
+                f"{statistics.median(cpu_raw[w][v]):>13.1f} ({cpu_ratios[w][v]:.2f}x)"
+                for w in workloads
+            )
+            print(f"{v:18}{cells}")
     return 0
 
 

@@ -119,3 +119,37 @@ def test_offline_mode_prints_reviewable_ddl(empty_database_url: str) -> None:
     assert "create table public.ticket_notes" in ddl
     assert "UPDATE alembic_version SET version_num='0002'" in ddl
     assert our_objects(empty_database_url) == []  # nothing was run
+
+
+def test_downgrading_lean_capture_restores_the_generic_trigger(empty_database_url: str) -> None:
+    """0007 gives every realtime table its own capture function; its downgrade moves the
+    tables back to the generic function and leaves none of the generated ones behind."""
+
+    def capture_state() -> list[tuple[str, str]]:
+        with psycopg.connect(empty_database_url) as conn:
+            return conn.execute(
+                "select tgrelid::regclass::text || ' ' || tgname, tgfoid::regprocedure::text"
+                "  from pg_trigger where tgname like 'realtime_capture_%'"
+                " union all select 'function', oid::regprocedure::text from pg_proc"
+                "  where pronamespace = 'realtime'::regnamespace and proname like 'capture%'"
+                " order by 1, 2"
+            ).fetchall()
+
+    migrations.upgrade(empty_database_url)
+    generated = capture_state()
+    assert ("ticket_notes realtime_capture_insert", "realtime.capture_statement()") not in (
+        generated
+    )
+    assert sum(1 for kind, name in generated if kind == "function") == 3  # 2 tables + update
+
+    migrations.downgrade(empty_database_url, "0006")
+    generic = capture_state()
+    assert ("ticket_notes realtime_capture_insert", "realtime.capture_statement()") in generic
+    assert ("ticket_threads realtime_capture_delete", "realtime.capture_statement()") in (generic)
+    assert [name for kind, name in generic if kind == "function"] == [
+        "realtime.capture_statement()",
+        "realtime.capture_update()",
+    ]
+
+    migrations.upgrade(empty_database_url)
+    assert capture_state() == generated

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import psycopg
+import pytest
 
 from tests.support import World, add_note
 
@@ -42,3 +43,66 @@ def test_a_burst_of_commits_sends_about_one_wake_up_per_50_ms(
         received = notifications(listener, 0.5)
     assert 1 <= received <= elapsed_ms / 50 + 2, (received, elapsed_ms)
     assert received < 60
+
+
+def wake_row_reads(conn: psycopg.Connection) -> int:
+    """Scans of realtime.wakeup by this session in its current transaction."""
+    row = conn.execute(
+        "select coalesce(seq_scan, 0) + coalesce(idx_scan, 0) from pg_stat_xact_user_tables"
+        " where relid = 'realtime.wakeup'::regclass"
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def test_writers_read_the_shared_wake_up_row_about_once_per_50_ms_not_per_statement(
+    conn: psycopg.Connection, world: World
+) -> None:
+    """Each session remembers the last wake-up it saw (sql/007_lean_capture.sql): reading the
+    one shared row on every statement was a large part of a write's cost."""
+    statements = 60
+    with conn.transaction():
+        started = time.monotonic()
+        for i in range(statements):
+            add_note(conn, world, f"statement {i}")
+        elapsed_ms = (time.monotonic() - started) * 1000
+        reads = wake_row_reads(conn)
+    # wake() reads the row up to three times (check, lock, update) per 50 ms window.
+    assert 1 <= reads <= 3 * (elapsed_ms / 50 + 1), (reads, elapsed_ms)
+    assert reads < statements
+
+
+@pytest.mark.parametrize(
+    "hint",
+    ["not a time", "", "99999999999999", "-1", "1e400", "9" * 200],
+)
+def test_a_forged_session_hint_neither_fails_writes_nor_stops_wake_ups(
+    database_url: str, conn: psycopg.Connection, world: World, hint: str
+) -> None:
+    """realtime.notified_at is only a hint: any value a session sets is harmless."""
+    with psycopg.connect(database_url, autocommit=True) as listener:
+        listener.execute(f"listen {CHANNEL}")
+        time.sleep(0.06)
+        conn.execute("select set_config('realtime.notified_at', %s, false)", (hint,))
+        add_note(conn, world, "still wakes")
+        assert notifications(listener, 1.0) == 1
+
+
+def test_another_sessions_recent_wake_up_is_not_repeated(
+    database_url: str, conn: psycopg.Connection, world: World
+) -> None:
+    """A session that has never written still honours the shared throttle."""
+    with (
+        psycopg.connect(database_url, autocommit=True) as listener,
+        psycopg.connect(database_url, autocommit=True) as other,
+    ):
+        listener.execute(f"listen {CHANNEL}")
+        time.sleep(0.06)
+        started = time.monotonic()
+        add_note(conn, world, "first writer wakes")
+        add_note(other, world, "second writer, within 50 ms")
+        within_window = time.monotonic() - started < 0.045
+        received = notifications(listener, 0.5)
+    if within_window:
+        assert received == 1
+    else:  # a slow machine: the second write came after the window and may wake again
+        assert 1 <= received <= 2

@@ -1,0 +1,197 @@
+"""Each realtime table's own capture function (sql/007_lean_capture.sql): made by enable(),
+replaced by enabling again, dropped by disable(), and rendering topics and payloads exactly as
+the generic rules (render_topic over to_jsonb(row), change_payload) say, for any table."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.support import head, read_log
+
+# A table built to trip a generator: a schema and table name that need quoting, a column
+# named like the function's row alias (r), a topic of three columns, one of them nullable.
+ODD_TABLE = """
+create schema "Odd Schema";
+create table "Odd Schema"."r" (
+    id bigint generated always as identity primary key,
+    r text not null,
+    tenant_id integer not null,
+    kind text,
+    "Mixed Case" jsonb
+);
+create function "Odd Schema".r_visible(row_ "Odd Schema"."r") returns boolean
+language sql stable as 'select true';
+"""
+ODD_TEMPLATE = "things:{tenant_id}/{kind}:{r}"
+
+
+def enable_odd_table(conn: psycopg.Connection, template: str = ODD_TEMPLATE) -> None:
+    conn.execute(
+        "select realtime.enable('\"Odd Schema\".r', %s,"
+        ' \'"Odd Schema".r_visible("Odd Schema".r)\')',
+        (template,),
+    )
+
+
+def capture_function(conn: psycopg.Connection, schema: str, table: str) -> str | None:
+    row = conn.execute(
+        "select capture_function from realtime.tables where schema_name = %s and table_name = %s",
+        (schema, table),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def trigger_functions(conn: psycopg.Connection, table: str) -> dict[str, str]:
+    rows = conn.execute(
+        "select tgname, tgfoid::regprocedure::text from pg_trigger"
+        " where tgrelid = %s::regclass and not tgisinternal",
+        (table,),
+    ).fetchall()
+    return dict(rows)
+
+
+def expected_topic(conn: psycopg.Connection, parts: list[str], row: dict) -> str:
+    """The topic as the generic rule renders it."""
+    return conn.execute(
+        "select realtime.render_topic(%s, %s::jsonb)", (parts, psycopg.types.json.Jsonb(row))
+    ).fetchone()[0]
+
+
+@pytest.fixture
+def odd(conn: psycopg.Connection) -> psycopg.Connection:
+    conn.execute(ODD_TABLE)
+    enable_odd_table(conn)
+    return conn
+
+
+def test_inserts_and_deletes_render_topics_and_payloads_as_the_generic_rules(
+    odd: psycopg.Connection,
+) -> None:
+    conn = odd
+    parts = conn.execute(
+        "select topic_parts from realtime.tables where table_name = 'r'"
+    ).fetchone()[0]
+    start = head(conn)
+    # One statement, three rows: one log insert per statement, one event per row.
+    conn.execute(
+        """insert into "Odd Schema".r (r, tenant_id, kind, "Mixed Case")
+           values ('alpha', 7, 'bug', '{"a": [1, 2]}'), ('beta', 7, null, null),
+                  ('gamma', 42, 'q"uote', '"text"')"""
+    )
+    conn.execute("""delete from "Odd Schema".r where r = 'beta'""")
+    events = read_log(conn, start)
+    assert [e["payload"]["eventType"] for e in events] == ["INSERT"] * 3 + ["DELETE"]
+
+    inserted = [e["payload"]["new"] for e in events[:3]]
+    rows = conn.execute("""select to_jsonb(t) from "Odd Schema".r t order by id""").fetchall()
+    # The whole row, not the column that happens to be called r.
+    assert inserted[0] == rows[0][0]
+    assert inserted[2] == rows[1][0]
+    assert inserted[1]["r"] == "beta" and inserted[1]["kind"] is None
+    assert [e["topic"] for e in events[:3]] == [
+        "things:7/bug:alpha",
+        "things:7/:beta",  # a NULL column renders as ''
+        'things:42/q"uote:gamma',
+    ]
+    for event in events:
+        row = event["payload"]["new"] or event["payload"]["old"]
+        assert event["topic"] == expected_topic(conn, parts, row)
+
+    deleted = events[3]["payload"]
+    assert deleted["new"] == {} and deleted["old"] == inserted[1]
+    assert events[3]["topic"] == "things:7/:beta"
+    for event in events:
+        payload = event["payload"]
+        assert set(payload) == {
+            "schema", "table", "commit_timestamp", "eventType", "new", "old", "errors"
+        }  # fmt: skip
+        assert (payload["schema"], payload["table"]) == ("Odd Schema", "r")
+        assert payload["errors"] is None
+
+    # Identical to change_payload(), the document every other event uses, but for the time.
+    generic = conn.execute(
+        "select realtime.change_payload('Odd Schema', 'r', 'INSERT', %s::jsonb, null)",
+        (psycopg.types.json.Jsonb(inserted[0]),),
+    ).fetchone()[0]
+    assert {k: v for k, v in events[0]["payload"].items() if k != "commit_timestamp"} == {
+        k: v for k, v in generic.items() if k != "commit_timestamp"
+    }
+
+
+def test_enable_makes_one_function_per_table_used_by_its_insert_and_delete_triggers(
+    odd: psycopg.Connection,
+) -> None:
+    conn = odd
+    odd_function = capture_function(conn, "Odd Schema", "r")
+    notes_function = capture_function(conn, "public", "ticket_notes")
+    threads_function = capture_function(conn, "public", "ticket_threads")
+    assert odd_function and notes_function and threads_function
+    assert len({odd_function, notes_function, threads_function}) == 3
+    assert trigger_functions(conn, '"Odd Schema".r') == {
+        "realtime_capture_insert": odd_function,
+        "realtime_capture_delete": odd_function,
+        "realtime_capture_update": "realtime.capture_update()",
+    }
+    definer, config = conn.execute(
+        "select prosecdef, proconfig from pg_proc where oid = %s::regprocedure", (odd_function,)
+    ).fetchone()
+    assert definer and config == ['search_path=""']
+    # The generic statement function is gone; nothing else captures.
+    assert conn.execute("select to_regproc('realtime.capture_statement')").fetchone()[0] is None
+
+
+def test_same_table_name_in_two_schemas_gets_two_functions(odd: psycopg.Connection) -> None:
+    conn = odd
+    conn.execute(
+        "create table public.r (id int primary key, r text, tenant_id int, kind text);"
+        " create function public.r_visible(x public.r) returns boolean"
+        "  language sql stable as 'select true';"
+        " select realtime.enable('public.r', 'plain:{r}', 'public.r_visible(public.r)')"
+    )
+    assert capture_function(conn, "public", "r") != capture_function(conn, "Odd Schema", "r")
+    start = head(conn)
+    conn.execute("insert into public.r values (1, 'x', 1, 'k')")
+    conn.execute("""insert into "Odd Schema".r (r, tenant_id, kind) values ('y', 2, 'k')""")
+    assert [(e["payload"]["schema"], e["topic"]) for e in read_log(conn, start)] == [
+        ("public", "plain:x"),
+        ("Odd Schema", "things:2/k:y"),
+    ]
+
+
+def test_enabling_again_replaces_the_function_and_disable_drops_it(
+    odd: psycopg.Connection,
+) -> None:
+    conn = odd
+    before = capture_function(conn, "Odd Schema", "r")
+    enable_odd_table(conn, "kinds:{kind}")
+    after = capture_function(conn, "Odd Schema", "r")
+    assert after == before  # same name, new body
+    start = head(conn)
+    conn.execute("""insert into "Odd Schema".r (r, tenant_id, kind) values ('x', 1, 'k')""")
+    assert [e["topic"] for e in read_log(conn, start)] == ["kinds:k"]
+
+    conn.execute("""select realtime.disable('"Odd Schema".r')""")
+    assert conn.execute("select to_regprocedure(%s)", (before,)).fetchone()[0] is None
+    assert trigger_functions(conn, '"Odd Schema".r') == {}
+    start = head(conn)
+    conn.execute("""insert into "Odd Schema".r (r, tenant_id, kind) values ('y', 1, 'k')""")
+    assert read_log(conn, start) == []
+
+
+def test_a_table_name_of_the_maximum_length(conn: psycopg.Connection) -> None:
+    name = "t" * 63
+    conn.execute(
+        f"create table public.{name} (id int primary key, topic_key text);"
+        f" create function public.long_visible(x public.{name}) returns boolean"
+        "  language sql stable as 'select true'"
+    )
+    conn.execute(
+        f"select realtime.enable('public.{name}', 'long:{{topic_key}}',"
+        f" 'public.long_visible(public.{name})')"
+    )
+    function = capture_function(conn, "public", name)
+    assert function is not None and len(function.split(".")[1]) <= 63 + 2
+    start = head(conn)
+    conn.execute(f"insert into public.{name} values (1, 'k')")
+    assert [e["topic"] for e in read_log(conn, start)] == ["long:k"]
