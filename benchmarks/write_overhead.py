@@ -32,7 +32,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
-from threadcast import embedded, migrations  # noqa: E402
+from threadcast import embedded, migrations, sqlfiles  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 SYSTEM_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -41,6 +41,13 @@ SYSTEM_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 VARIANTS = {
     "baseline": "",
     "threadcast": None,  # the real public.ticket_notes, realtime-enabled
+    # The generic capture function of migrations 0001-0006, which 0007 replaced (see
+    # generic_capture_sql): the same run measures what the change gained.
+    "generic_0006": """
+        create trigger capture after insert on bench.notes_generic_0006
+            referencing new table as new_rows for each statement
+            execute function bench.capture_statement('{ticket-threads:,ticket_id,""}');
+    """,
     "log_only": """
         create trigger capture after insert on bench.notes_log_only
             referencing new table as new_rows for each statement
@@ -157,6 +164,14 @@ def server_url(requested: str | None) -> tuple[str, str]:
         return embedded.start(), "embedded"
 
 
+def generic_capture_sql() -> str:
+    """0001's capture_statement(), taken from the migration itself, as bench.capture_statement."""
+    text = sqlfiles.read("001_realtime_engine.sql")
+    start = text.index("create function realtime.capture_statement()")
+    end = text.index("\n$$;\n", start) + len("\n$$;\n")
+    return text[start:end].replace("realtime.capture_statement()", "bench.capture_statement()")
+
+
 def setup(url: str) -> dict[str, str]:
     migrations.upgrade(url)
     ids = {k: str(uuid.uuid4()) for k in ("org", "user", "ticket", "thread")}
@@ -174,6 +189,7 @@ def setup(url: str) -> dict[str, str]:
             ids,
         )
         conn.execute(BENCH_FUNCTIONS)
+        conn.execute(generic_capture_sql())
         for name, triggers in VARIANTS.items():
             if triggers is None:
                 continue

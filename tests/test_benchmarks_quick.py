@@ -4,9 +4,12 @@ figures are measured by the benchmarks themselves, as ratios, in benchmarks/READ
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,3 +80,14 @@ def test_sql_costs_quick_measures_reads_and_ticks(server_url: str, tmp_path: Pat
     for pages in (8, 128):
         tick = report["tick"][f"{pages} pages per range"]
         assert tick["tick_ms_unsummarized"] > 0 and tick["tick_ms_summarized"] > 0
+
+
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="needs valgrind (.ci/run installs it)")
+def test_capture_cost_quick_counts_what_the_capture_adds(server_url: str, tmp_path: Path) -> None:
+    report = run("capture_cost.py", server_url, tmp_path / "c.json")
+    added = report["capture_instructions_per_insert"]
+    assert added["baseline"] == 0
+    # An insert plus a second insert into the log, with a JSON copy of the row, costs more
+    # than the insert alone: a count that does not see the trigger is broken.
+    assert added["threadcast"] > 10_000
+    assert report["instructions_per_insert"]["baseline"] > 10_000
