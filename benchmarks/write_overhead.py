@@ -217,8 +217,8 @@ def reset(url: str) -> None:
 
 def busy_cpu_seconds() -> float | None:
     """CPU time the whole machine spent working (not idle, not stolen by the hypervisor), from
-    /proc/stat; None where there is none. Per row it is steadier than rows/s on a shared
-    machine: a neighbour's load lowers throughput but not the work each row costs."""
+    /proc/stat; None where there is none. Per row: what a row costs the machine, apart from
+    how much of the machine the run got (benchmarks/README.md: no steadier than rows/s here)."""
     try:
         with open("/proc/stat") as stat:
             fields = [int(x) for x in stat.readline().split()[1:8]]
