@@ -30,6 +30,7 @@ class World:
     thread = fixed_uuid(0x7101)
     public_note = fixed_uuid(0x7201)
     internal_note = fixed_uuid(0x7202)
+    ticket_subject = "Printer on fire"
 
     @property
     def topic(self) -> str:
@@ -54,8 +55,8 @@ def seed_world(conn: psycopg.Connection) -> World:
         )
         conn.execute(
             "insert into tickets (id, org_id, requester_id, subject) values"
-            " (%s, %s, %s, 'Printer on fire'), (%s, %s, %s, 'Other org ticket')",
-            (w.ticket, w.org_a, w.customer, w.other_ticket, w.org_b, w.stranger),
+            " (%s, %s, %s, %s), (%s, %s, %s, 'Other org ticket')",
+            (w.ticket, w.org_a, w.customer, w.ticket_subject, w.other_ticket, w.org_b, w.stranger),
         )
         conn.execute(
             "insert into ticket_threads (id, ticket_id, subject, created_by)"

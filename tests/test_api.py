@@ -4,6 +4,7 @@ concurrency, and every kind of bad input."""
 from __future__ import annotations
 
 import threading
+import uuid
 
 import httpx
 import jwt
@@ -21,10 +22,15 @@ def client(server: RunningServer, user) -> httpx.Client:
 
 
 def test_customer_sees_threads_without_internal_notes_and_agent_sees_all(
-    live_server: RunningServer, world: World
+    live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
     with client(live_server, world.customer) as c:
         body = c.get(f"/v1/tickets/{world.ticket}/threads").json()
+    assert body["ticket"]["id"] == str(world.ticket)
+    assert (
+        body["ticket"]["subject"]
+        == conn.execute("select subject from tickets where id = %s", [world.ticket]).fetchone()[0]
+    )
     assert [t["id"] for t in body["threads"]] == [str(world.thread)]
     assert [n["body"] for n in body["threads"][0]["notes"]] == ["We are on it"]
     with client(live_server, world.agent) as c:
@@ -236,3 +242,144 @@ def test_writes_through_the_api_reach_the_stream(live_server: RunningServer, wor
         c.post(f"/v1/threads/{world.thread}/notes", json={"body": "via the API"})
     reader.wait_for(lambda _: reader.bodies() == ["via the API"])
     reader.close()
+
+
+# Creates with an id the client chose: a retry after a lost answer writes nothing twice ------
+
+
+def note_events(conn: psycopg.Connection, note_id: uuid.UUID) -> list[str]:
+    rows = conn.execute(
+        "select payload ->> 'eventType' from realtime.messages"
+        " where table_name = 'ticket_notes' and payload -> 'new' ->> 'id' = %s order by id",
+        [str(note_id)],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_a_note_posted_again_with_its_id_is_replayed_not_duplicated(
+    live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    note_id = uuid.uuid4()
+    body = {"id": str(note_id), "body": "sent twice", "internal": False}
+    with client(live_server, world.customer) as c:
+        first = c.post(f"/v1/threads/{world.thread}/notes", json=body)
+        again = c.post(f"/v1/threads/{world.thread}/notes", json=body)
+    assert first.status_code == 201
+    assert first.json()["id"] == str(note_id)
+    assert "idempotent-replayed" not in first.headers
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert (
+        conn.execute("select count(*) from ticket_notes where body = 'sent twice'").fetchone()[0]
+        == 1
+    )
+    assert note_events(conn, note_id) == ["INSERT"]
+
+
+def test_a_replay_answers_with_the_note_as_it_is_now(
+    live_server: RunningServer, world: World
+) -> None:
+    note_id = uuid.uuid4()
+    with client(live_server, world.customer) as c:
+        c.post(f"/v1/threads/{world.thread}/notes", json={"id": str(note_id), "body": "v1"})
+        edited = c.patch(f"/v1/notes/{note_id}", json={"body": "v2"}, headers={"If-Match": "1"})
+        assert edited.status_code == 200
+        again = c.post(f"/v1/threads/{world.thread}/notes", json={"id": str(note_id), "body": "v1"})
+    assert again.status_code == 200
+    assert (again.json()["body"], again.json()["version"]) == ("v2", 2)
+
+
+def test_a_thread_posted_again_with_its_id_is_replayed_with_its_notes(
+    live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    thread_id = uuid.uuid4()
+    body = {"id": str(thread_id), "subject": "Once only"}
+    with client(live_server, world.customer) as c:
+        first = c.post(f"/v1/tickets/{world.ticket}/threads", json=body)
+        c.post(f"/v1/threads/{thread_id}/notes", json={"body": "in it"})
+        again = c.post(f"/v1/tickets/{world.ticket}/threads", json=body)
+    assert first.status_code == 201
+    assert first.json()["notes"] == []
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == str(thread_id)
+    assert [n["body"] for n in again.json()["notes"]] == ["in it"]
+    count = conn.execute(
+        "select count(*) from ticket_threads where subject = 'Once only'"
+    ).fetchone()
+    assert count == (1,)
+
+
+@pytest.mark.parametrize(
+    ("user", "taken_by", "where"),
+    [
+        ("customer", "public_note", "thread"),  # visible, written by the agent
+        ("customer", "internal_note", "thread"),  # not even visible to the caller
+        ("customer", "own note", "another thread"),  # the caller's, on another thread
+    ],
+)
+def test_a_note_id_taken_otherwise_is_409_and_changes_nothing(
+    live_server: RunningServer,
+    world: World,
+    conn: psycopg.Connection,
+    user: str,
+    taken_by: str,
+    where: str,
+) -> None:
+    with client(live_server, getattr(world, user)) as c:
+        if taken_by == "own note":
+            other = c.post(f"/v1/tickets/{world.ticket}/threads", json={"subject": "Other"})
+            taken = c.post(f"/v1/threads/{other.json()['id']}/notes", json={"body": "mine"}).json()[
+                "id"
+            ]
+        else:
+            taken = str(getattr(world, taken_by))
+        before = conn.execute("select * from ticket_notes order by id").fetchall()
+        response = c.post(f"/v1/threads/{world.thread}/notes", json={"id": taken, "body": "hijack"})
+    assert response.status_code == 409, response.text
+    assert response.json()["error"] == "id_taken"
+    assert "hijack" not in response.text and "Customer is VIP" not in response.text
+    assert conn.execute("select * from ticket_notes order by id").fetchall() == before
+
+
+def test_a_thread_id_taken_otherwise_is_409(live_server: RunningServer, world: World) -> None:
+    with client(live_server, world.customer) as c:
+        response = c.post(
+            f"/v1/tickets/{world.ticket}/threads",
+            json={"id": str(world.thread), "subject": "Mine now"},  # the agent's thread
+        )
+    assert response.status_code == 409
+    assert response.json()["error"] == "id_taken"
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", 42, "", "00000000-0000-0000-0000-00000000000g"])
+def test_a_bad_chosen_id_is_422(live_server: RunningServer, world: World, bad_id: object) -> None:
+    with client(live_server, world.customer) as c:
+        response = c.post(f"/v1/threads/{world.thread}/notes", json={"id": bad_id, "body": "x"})
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["field"] == "id"
+
+
+def test_two_identical_creates_at_once_make_one_note(
+    live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    note_id = uuid.uuid4()
+    statuses: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def post() -> None:
+        with client(live_server, world.customer) as c:
+            barrier.wait()
+            response = c.post(
+                f"/v1/threads/{world.thread}/notes", json={"id": str(note_id), "body": "race"}
+            )
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 201]
+    assert note_events(conn, note_id) == ["INSERT"]

@@ -36,6 +36,8 @@ def model_fields(model: type[BaseModel]) -> dict[str, bool]:
 @pytest.mark.parametrize(
     ("interface", "model"),
     [
+        ("Ticket", payloads.Ticket),
+        ("ThreadList", payloads.ThreadList),
         ("Thread", payloads.Thread),
         ("ThreadNote", payloads.ThreadNote),
         ("AIProcessingPayload", payloads.AIProcessingPayload),

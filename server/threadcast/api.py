@@ -120,6 +120,20 @@ def not_found(what: str, ident: uuid.UUID) -> HTTPError:
     return HTTPError(404, "not_found", f"{what} {ident} does not exist or is not visible to you")
 
 
+def id_taken(what: str, ident: uuid.UUID) -> HTTPError:
+    return HTTPError(
+        409, "id_taken", f"id {ident} is taken by another {what}; choose a new random id"
+    )
+
+
+def replayed(body: Any) -> JSONResponse:
+    """The answer to a create retried with the same id: what it made, as it is now. 200, not
+    201, and marked, as Stripe and the IETF idempotency-key draft do."""
+    response = ok(body)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
 def with_notes(
     thread: dict[str, Any], notes: list[dict[str, Any]], ai: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -131,8 +145,8 @@ def with_notes(
 
 async def list_threads(request: Request, conn: AsyncConnection) -> Response:
     ticket_id = path_uuid(request, "ticket_id")
-    visible = await fetch_one(conn, "ticket_exists", ticket_id=ticket_id)
-    if not visible or not visible["visible"]:
+    ticket = await fetch_one(conn, "ticket", ticket_id=ticket_id)
+    if ticket is None:
         raise not_found("ticket", ticket_id)
     threads = await fetch_all(conn, "threads_of_ticket", ticket_id=ticket_id)
     notes = await fetch_all(conn, "notes_of_ticket", ticket_id=ticket_id)
@@ -146,7 +160,7 @@ async def list_threads(request: Request, conn: AsyncConnection) -> Response:
         with_notes(t, by_thread[t["id"]], jsonable(states[t["id"]]) if t["id"] in states else None)
         for t in threads
     ]
-    return ok({"ticket_id": str(ticket_id), "threads": body})
+    return ok({"ticket_id": str(ticket_id), "ticket": jsonable(ticket), "threads": body})
 
 
 async def get_thread(request: Request, conn: AsyncConnection) -> Response:
@@ -165,8 +179,17 @@ async def create_thread(request: Request, conn: AsyncConnection) -> Response:
     visible = await fetch_one(conn, "ticket_exists", ticket_id=ticket_id)
     if not visible or not visible["visible"]:
         raise not_found("ticket", ticket_id)
-    thread = await fetch_one(conn, "create_thread", ticket_id=ticket_id, subject=body.subject)
-    assert thread is not None
+    thread = await fetch_one(
+        conn, "create_thread", id=body.id, ticket_id=ticket_id, subject=body.subject
+    )
+    if thread is None:  # the id the client chose is taken
+        assert body.id is not None
+        thread = await fetch_one(conn, "own_thread", thread_id=body.id, ticket_id=ticket_id)
+        if thread is None:
+            raise id_taken("thread", body.id)
+        notes = await fetch_all(conn, "notes_of_thread", thread_id=body.id)
+        ai = await fetch_one(conn, "ai_state_of_thread", thread_id=body.id)
+        return replayed(with_notes(thread, notes, jsonable(ai) if ai else None))
     return ok(with_notes(thread, [], None), status=201)
 
 
@@ -181,6 +204,7 @@ async def create_note(request: Request, conn: AsyncConnection) -> Response:
             note = await fetch_one(
                 conn,
                 "create_note",
+                id=body.id,
                 thread_id=thread_id,
                 ticket_id=thread["ticket_id"],
                 body=body.body,
@@ -189,7 +213,12 @@ async def create_note(request: Request, conn: AsyncConnection) -> Response:
     except psycopg.errors.InsufficientPrivilege as exc:
         what = "an internal note" if body.internal else "a note here"
         raise HTTPError(403, "forbidden", f"you may not write {what}") from exc
-    assert note is not None
+    if note is None:  # the id the client chose is taken
+        assert body.id is not None
+        note = await fetch_one(conn, "own_note", note_id=body.id, thread_id=thread_id)
+        if note is None:
+            raise id_taken("note", body.id)
+        return replayed(jsonable(note))
     return ok(jsonable(note), status=201)
 
 

@@ -18,6 +18,16 @@ class Row(BaseModel):
     model_config = ConfigDict(extra="allow")  # a column added later must not break clients
 
 
+class Ticket(Row):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    requester_id: uuid.UUID
+    subject: str
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
 class Thread(Row):
     id: uuid.UUID
     ticket_id: uuid.UUID
@@ -116,6 +126,8 @@ class Request(BaseModel):
 
 
 class CreateThread(Request):
+    # Chosen by the client to make the request idempotent (see api.create_thread).
+    id: uuid.UUID | None = None
     subject: Subject
 
     @field_validator("subject")
@@ -127,6 +139,8 @@ class CreateThread(Request):
 
 
 class CreateNote(Request):
+    # Chosen by the client to make the request idempotent (see api.create_note).
+    id: uuid.UUID | None = None
     # Bounded by the request size limit, not here: rows of any size are the point.
     body: Annotated[str, Field(min_length=1)]
     internal: bool = False
@@ -160,3 +174,11 @@ class AIState(Row):
 class ThreadWithNotes(Thread):
     notes: list[ThreadNote]
     ai_status: AIState | None = None
+
+
+class ThreadList(BaseModel):
+    """GET /v1/tickets/{id}/threads: the ticket and its threads, oldest first."""
+
+    ticket_id: uuid.UUID
+    ticket: Ticket
+    threads: list[ThreadWithNotes]

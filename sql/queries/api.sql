@@ -5,6 +5,10 @@
 -- Whether the caller can see the ticket.
 select exists (select from public.tickets where id = %(ticket_id)s) as visible
 
+-- ticket --
+-- The ticket, if the caller can see it.
+select * from public.tickets where id = %(ticket_id)s
+
 -- threads_of_ticket --
 -- The ticket's threads, oldest first.
 select * from public.ticket_threads where ticket_id = %(ticket_id)s order by created_at, id
@@ -30,16 +34,31 @@ select * from public.ticket_notes where thread_id = %(thread_id)s order by creat
 select * from public.thread_ai_status where thread_id = %(thread_id)s
 
 -- create_thread --
--- A new thread on a ticket, created by the caller.
-insert into public.ticket_threads (ticket_id, subject, created_by)
-values (%(ticket_id)s, %(subject)s, realtime.uid())
+-- A new thread on a ticket, created by the caller. With an id the client chose, nothing if
+-- that id is taken (a retried request, or a clash the caller is told about).
+insert into public.ticket_threads (id, ticket_id, subject, created_by)
+values (coalesce(%(id)s::uuid, gen_random_uuid()), %(ticket_id)s, %(subject)s, realtime.uid())
+on conflict (id) do nothing
 returning *
 
 -- create_note --
--- A new note on a thread, written by the caller.
-insert into public.ticket_notes (thread_id, ticket_id, author_id, body, internal)
-values (%(thread_id)s, %(ticket_id)s, realtime.uid(), %(body)s, %(internal)s)
+-- A new note on a thread, written by the caller; an id taken already inserts nothing, as in
+-- create_thread.
+insert into public.ticket_notes (id, thread_id, ticket_id, author_id, body, internal)
+values (coalesce(%(id)s::uuid, gen_random_uuid()), %(thread_id)s, %(ticket_id)s,
+        realtime.uid(), %(body)s, %(internal)s)
+on conflict (id) do nothing
 returning *
+
+-- own_note --
+-- The note with this id if the caller wrote it on this thread: a retried create_note.
+select * from public.ticket_notes
+ where id = %(note_id)s and thread_id = %(thread_id)s and author_id = realtime.uid()
+
+-- own_thread --
+-- The thread with this id if the caller created it on this ticket: a retried create_thread.
+select * from public.ticket_threads
+ where id = %(thread_id)s and ticket_id = %(ticket_id)s and created_by = realtime.uid()
 
 -- note --
 -- One note.

@@ -34,6 +34,7 @@ def test_a_note_from_the_agent_appears_on_both_pages_within_a_second(
 ) -> None:
     agent = open_demo(browser, live_server, world, world.agent)
     customer = open_demo(browser, live_server, world, world.customer)
+    expect(customer.get_by_test_id("ticket")).to_have_text(world.ticket_subject)
     composer = agent.locator("[data-testid=thread] form.composer").first
     composer.locator("textarea").fill("Driver rolled back, please retry")
     composer.locator("button").click()

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Route
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.servers import RunningServer, start_server
@@ -287,6 +287,90 @@ def test_throttled_callbacks_arrive_in_batches(
     times = page.evaluate("tc.events.map(([, , t]) => t)")
     # Delivered together, not as they trickled in over the writes.
     assert times[-1] - times[0] < 50
+
+
+def test_writes_whose_answers_are_lost_take_effect_once(
+    browser: Browser, live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    """Each write reaches the server and commits, but its answer is lost (the network drops
+    the response); the client retries, and the retry must come back as the first attempt's
+    result, not as a duplicate note, a 412 or a 404."""
+    page = blank_page(browser, live_server)
+    sent: list[str] = []
+
+    def lose_the_first_answer(route: Route) -> None:
+        method = route.request.method
+        sent.append(method)
+        if sent.count(method) == 1:
+            route.fetch()  # the server does the write...
+            route.abort("connectionreset")  # ...and the page never hears of it
+        else:
+            route.continue_()
+
+    page.route("**/v1/**", lose_the_first_answer)
+    result = page.evaluate(
+        """async ([token, threadId]) => {
+            const { createClient } = await import("/static/threadcast.js");
+            const client = createClient(location.origin, { token, pauseWhenHiddenMs: null });
+            const note = await client.rest.addNote(threadId, "said once");
+            const edited = await client.rest.editNote(note.id, note.version, { body: "edited" });
+            const deleted = await client.rest.deleteNote(note.id, edited.version);
+            return { note, edited, deleted };
+        }""",
+        [live_server.token(world.customer), str(world.thread)],
+    )
+    assert sent == ["POST", "POST", "PATCH", "PATCH", "DELETE", "DELETE"]
+    note_id = result["note"]["id"]
+    assert (result["note"]["body"], result["note"]["version"]) == ("said once", 1)
+    assert (result["edited"]["body"], result["edited"]["version"]) == ("edited", 2)
+    assert result["deleted"] is None
+    inserts = conn.execute(
+        "select count(*) from realtime.messages where table_name = 'ticket_notes'"
+        " and payload ->> 'eventType' = 'INSERT' and payload -> 'new' ->> 'body' = 'said once'"
+    ).fetchone()
+    assert inserts == (1,)
+    left = conn.execute(
+        "select count(*) from ticket_notes where id = %s or body = 'said once'", [note_id]
+    ).fetchone()
+    assert left == (0,)
+
+
+def test_a_real_conflict_is_still_a_conflict_after_a_lost_answer(
+    browser: Browser, live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    """A retried edit resolves as its own only if the note holds exactly that edit: here
+    someone else's edit lands between the lost answer and the retry."""
+    page = blank_page(browser, live_server)
+    sent: list[str] = []
+
+    def lose_the_first_answer(route: Route) -> None:
+        sent.append(route.request.method)
+        if len(sent) == 1:
+            route.abort("connectionreset")  # lost before it reached the server
+            conn.execute(
+                "update ticket_notes set body = 'theirs', version = 1 where id = %s",
+                [world.public_note],
+            )
+        else:
+            route.continue_()
+
+    page.route("**/v1/notes/**", lose_the_first_answer)
+    error = page.evaluate(
+        """async ([token, noteId]) => {
+            const { createClient } = await import("/static/threadcast.js");
+            const client = createClient(location.origin, { token, pauseWhenHiddenMs: null });
+            try {
+                await client.rest.editNote(noteId, 1, { body: "mine" });
+                return null;
+            } catch (error) {
+                return { name: error.name, current: error.current };
+            }
+        }""",
+        [live_server.token(world.agent), str(world.public_note)],
+    )
+    assert sent == ["PATCH", "PATCH"]
+    assert error["name"] == "ConflictError"
+    assert (error["current"]["body"], error["current"]["version"]) == ("theirs", 2)
 
 
 def test_the_declarations_are_served_next_to_the_client(live_server: RunningServer) -> None:

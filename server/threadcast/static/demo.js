@@ -63,6 +63,7 @@ function invalidate() {
       again = false;
       try {
         data = await client.rest.listThreads(ticketId);
+        $("#ticket-subject").textContent = data.ticket.subject;
         render();
       } catch (error) {
         showError(`Could not load the ticket: ${error.message}`);

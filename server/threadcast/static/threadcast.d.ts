@@ -70,10 +70,14 @@ export interface ThreadWithNotes extends Thread {
 }
 
 export interface CreateThread {
+  /** A random uuid chosen by the client: a retry with it returns the thread, not a second one. */
+  id?: string | null;
   subject: string;
 }
 
 export interface CreateNote {
+  /** A random uuid chosen by the client: a retry with it returns the note, not a second one. */
+  id?: string | null;
   body: string;
   internal?: boolean;
 }
@@ -89,8 +93,19 @@ export interface SetAIStatus {
   error?: string;
 }
 
+export interface Ticket {
+  id: string;
+  org_id: string;
+  requester_id: string;
+  subject: string;
+  status: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface ThreadList {
   ticket_id: string;
+  ticket: Ticket;
   threads: ThreadWithNotes[];
 }
 
@@ -166,11 +181,18 @@ export interface Channel {
 export interface RestApi {
   listThreads(ticketId: string): Promise<ThreadList>;
   getThread(threadId: string): Promise<ThreadWithNotes>;
-  // Writes are queued while offline and sent in order when the connection is back.
-  createThread(ticketId: string, subject: string): Promise<ThreadWithNotes>;
-  addNote(threadId: string, body: string, internal?: boolean): Promise<ThreadNote>;
+  // Writes are queued while offline and sent in order when the connection is back. A write
+  // retried after a lost answer resolves with what its first attempt did: creates carry an
+  // id (random unless given; give one to match the realtime INSERT to an optimistic row).
+  createThread(
+    ticketId: string, subject: string, options?: { id?: string },
+  ): Promise<ThreadWithNotes>;
+  addNote(
+    threadId: string, body: string, internal?: boolean, options?: { id?: string },
+  ): Promise<ThreadNote>;
   /** Rejects with ConflictError (carrying the current note) when `version` is stale. */
   editNote(noteId: string, version: number, patch: EditNote): Promise<ThreadNote>;
+  /** Resolves null; a retry that finds the note already gone also resolves null. */
   deleteNote(noteId: string, version?: number): Promise<null>;
   setAIStatus(
     threadId: string, status: AIStatus, progress?: number, error?: string,
@@ -190,6 +212,9 @@ export interface ThreadcastClient {
   /** Unsubscribe every channel and stop listening to the page; queued writes are rejected. */
   close(): void;
 }
+
+/** A random (version 4) uuid, for ids a client chooses. */
+export declare function randomId(): string;
 
 export interface ClientOptions {
   /** A token, or a function called before each connection and request (to refresh it). */

@@ -167,6 +167,29 @@ export function matchesFilter(filter, row) {
 
 const isOffline = () => globalThis.navigator?.onLine === false;
 
+/** A random (version 4) uuid. crypto.randomUUID needs a secure context; getRandomValues not. */
+export function randomId() {
+  if (globalThis.crypto.randomUUID && globalThis.isSecureContext !== false) {
+    return globalThis.crypto.randomUUID();
+  }
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+  bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)]
+    .join("-");
+}
+
+/** Whether a retried edit's 412 shows the edit itself: the next version, with the patch. */
+function isOwnEdit(error, version, patch) {
+  const current = error instanceof ConflictError ? error.current : null;
+  return (
+    current !== null &&
+    current.version === version + 1 &&
+    Object.entries(patch).every(([field, value]) => value === undefined || current[field] === value)
+  );
+}
+
 class Channel {
   constructor(client, name) {
     this.client = client;
@@ -426,15 +449,20 @@ class Client {
     this.rest = {
       listThreads: (ticketId) => this.request("GET", `/v1/tickets/${ticketId}/threads`),
       getThread: (threadId) => this.request("GET", `/v1/threads/${threadId}`),
-      createThread: (ticketId, subject) =>
-        this.write("POST", `/v1/tickets/${ticketId}/threads`, { subject }),
-      addNote: (threadId, body, internal = false) =>
-        this.write("POST", `/v1/threads/${threadId}/notes`, { body, internal }),
+      // Creates carry an id chosen here, so a retry after a lost answer is recognised by the
+      // server (200 Idempotent-Replayed) instead of making a second row. Pass your own id to
+      // match the realtime INSERT to an optimistic entry.
+      createThread: (ticketId, subject, { id = randomId() } = {}) =>
+        this.write("POST", `/v1/tickets/${ticketId}/threads`, { id, subject }),
+      addNote: (threadId, body, internal = false, { id = randomId() } = {}) =>
+        this.write("POST", `/v1/threads/${threadId}/notes`, { id, body, internal }),
       editNote: (noteId, version, patch) =>
-        this.write("PATCH", `/v1/notes/${noteId}`, patch, { "If-Match": String(version) }),
+        this.write("PATCH", `/v1/notes/${noteId}`, patch, { "If-Match": String(version) },
+          (error) => (isOwnEdit(error, version, patch) ? error.current : undefined)),
       deleteNote: (noteId, version) =>
         this.write("DELETE", `/v1/notes/${noteId}`, undefined,
-          version === undefined ? {} : { "If-Match": String(version) }),
+          version === undefined ? {} : { "If-Match": String(version) },
+          (error) => (error instanceof HTTPError && error.status === 404 ? null : undefined)),
       setAIStatus: (threadId, status, progress, error) =>
         this.write("POST", `/v1/threads/${threadId}/ai-status`, { status, progress, error }),
     };
@@ -552,12 +580,13 @@ class Client {
   /**
    * A write: sent now, or queued while offline (or the server is unreachable) and sent, in
    * order, when the network or a stream comes back. The promise settles with the server's
-   * answer. Caveat: a request lost after the server committed it is sent again, which for a
-   * POST means a duplicate; the server has no idempotency keys yet.
+   * answer. When the network failed after sending, the server may have done the write; the
+   * retry then meets its own earlier attempt: creates are replayed by id, and `recover` turns
+   * the retry's error into the earlier attempt's result (undefined: it was a real error).
    */
-  write(method, path, body, headers) {
+  write(method, path, body, headers, recover) {
     return new Promise((resolve, reject) => {
-      this.queue.push({ method, path, body, headers, resolve, reject, attempt: 0 });
+      this.queue.push({ method, path, body, headers, recover, resolve, reject, attempt: 0 });
       this.flushWrites();
     });
   }
@@ -579,7 +608,9 @@ class Client {
             this.writeRetry = setTimeout(() => this.flushWrites(), Math.random() * cap);
             return;
           }
-          item.reject(error);
+          const earlier = item.attempt > 0 ? item.recover?.(error) : undefined;
+          if (earlier === undefined) item.reject(error);
+          else item.resolve(earlier);
         }
         this.queue.shift();
       }
