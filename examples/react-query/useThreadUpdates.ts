@@ -115,6 +115,42 @@ export function useEditNote(threadId: string) {
   });
 }
 
+/**
+ * Add a note optimistically. The note's id is chosen here, so the optimistic row already has
+ * the id the server will give it: the realtime INSERT and the refetch replace it in place
+ * instead of showing it twice, and a retry after a lost answer cannot make a second note
+ * (the server replays the first). On an error the optimistic row is taken out again.
+ */
+export function useAddNote(threadId: string, authorId: string) {
+  const queryClient = useQueryClient();
+  const key = threadKeys.detail(threadId);
+  type NewNote = { id: string; body: string; internal?: boolean };
+  return useMutation({
+    mutationFn: ({ id, body, internal }: NewNote) =>
+      threadcast.rest.addNote(threadId, body, internal, { id }),
+    onMutate: async ({ id, body, internal = false }: NewNote) => {
+      await queryClient.cancelQueries({ queryKey: key });
+      const now = new Date().toISOString();
+      const optimistic: ThreadNote = {
+        id, thread_id: threadId, ticket_id: "", author_id: authorId, body, internal,
+        created_at: now, updated_at: now, version: 1,
+      };
+      queryClient.setQueryData<ThreadWithNotes>(key, (thread) => thread && {
+        ...thread,
+        notes: [...thread.notes.filter((n) => n.id !== id), optimistic],
+      });
+    },
+    onError: (_error: Error, { id }: NewNote) =>
+      queryClient.setQueryData<ThreadWithNotes>(key, (thread) => thread && {
+        ...thread,
+        notes: thread.notes.filter((n) => n.id !== id),
+      }),
+    onSettled: () => queryClient.invalidateQueries({ queryKey: key }),
+  });
+}
+// Usage: const add = useAddNote(threadId, me); add.mutate({ id: randomId(), body }), with
+// randomId imported from threadcast.js.
+
 /** The latest AI processing status of each thread on the ticket, live. */
 export function useAIStatus(ticketId?: string) {
   const [status, setStatus] = useState<Record<string, AIProcessingPayload>>({});

@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from threadcast import api, db, demo, metrics, migrations, stream
-from threadcast.config import Settings
+from threadcast.config import Settings, cors_origins
 from threadcast.errors import (
     DATABASE_UNAVAILABLE,
     HTTPError,
@@ -48,6 +49,23 @@ async def index(request: Request) -> RedirectResponse:
     # Keep ?token=&ticket=: `threadcast serve` prints demo links to "/".
     query = request.url.query
     return RedirectResponse("/static/index.html" + (f"?{query}" if query else ""))
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    limits = Middleware(RequestLimitsMiddleware, settings=settings)
+    origins = cors_origins(settings)
+    if not origins:
+        return [limits]
+    # Outermost, so refusals (413, 429, 503) reach other origins' pages readable too.
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "Last-Event-ID"],
+        expose_headers=["Retry-After", "Idempotent-Replayed"],
+        max_age=600,
+    )
+    return [cors, limits]
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -101,7 +119,7 @@ def create_app(settings: Settings) -> Starlette:
             *api.routes,
             Mount("/static", StaticFiles(directory=static_dir()), name="static"),
         ],
-        middleware=[Middleware(RequestLimitsMiddleware, settings=settings)],
+        middleware=middleware(settings),
         exception_handlers={
             HTTPError: handle_http_error,
             StarletteHTTPException: handle_routing_error,

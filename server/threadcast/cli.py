@@ -16,7 +16,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from threadcast import auth, client, demo, embedded, logs, migrations, payloads
-from threadcast.config import DEV_SECRET, Settings
+from threadcast.config import DEV_SECRET, Settings, cors_origins
 
 log = logging.getLogger("threadcast")
 
@@ -39,7 +39,12 @@ def _embedded_database_url() -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    try:  # a misconfiguration is one line, before any database starts
+        settings = Settings.from_env()
+        cors_origins(settings)
+    except ValueError as exc:
+        print(f"threadcast: {exc}", file=sys.stderr)
+        return 2
     overrides: dict[str, object] = {
         "host": args.host or settings.host,
         "port": args.port or settings.port,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 
 DEV_SECRET = "threadcast-dev-secret-change-me-0123456789"
@@ -52,6 +53,10 @@ class Settings:
     # is 700, which let full passes stall every stream; 0 keeps the defaults).
     gc_young_threshold: int = 10_000
 
+    # Origins of browser apps on other sites that may call this server (CORS), comma-separated
+    # ("https://app.example.com,https://admin.example.com"), or "*". Empty: same origin only.
+    cors_origins: str = ""
+
     pool_min_size: int = 2
     pool_max_size: int = 10
     pool_timeout_seconds: float = 5.0  # wait for a connection before answering 503
@@ -72,3 +77,22 @@ class Settings:
                 raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from exc
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+ORIGIN_RE = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
+)
+
+
+def cors_origins(settings: Settings) -> list[str]:
+    """THREADCAST_CORS_ORIGINS as a list, each an origin exactly as browsers send it."""
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    for origin in origins:
+        if origin != "*" and not ORIGIN_RE.match(origin):
+            raise ValueError(
+                f"THREADCAST_CORS_ORIGINS: {origin!r} is not an origin; write scheme://host[:port]"
+                " with no path or trailing slash (e.g. https://app.example.com), or *"
+            )
+    if "*" in origins and len(origins) > 1:
+        raise ValueError("THREADCAST_CORS_ORIGINS: * allows every origin; list no others with it")
+    return origins
