@@ -48,6 +48,13 @@ VARIANTS = {
             referencing new table as new_rows for each statement
             execute function bench.capture_statement('{ticket-threads:,ticket_id,""}');
     """,
+    # A statement trigger with a transition table that does nothing: what having a capture
+    # trigger at all costs, before it writes anything (the floor of any trigger design).
+    "empty_trigger": """
+        create trigger capture after insert on bench.notes_empty_trigger
+            referencing new table as new_rows for each statement
+            execute function bench.do_nothing();
+    """,
     "log_only": """
         create trigger capture after insert on bench.notes_log_only
             referencing new table as new_rows for each statement
@@ -59,6 +66,13 @@ VARIANTS = {
         create trigger capture after insert on bench.notes_log_definer
             referencing new table as new_rows for each statement
             execute function bench.capture_definer_without_wake();
+    """,
+    # log_definer without SET search_path: every name in the body schema-qualified instead
+    # (operators too), so the caller's search_path cannot redirect it.
+    "log_definer_noset": """
+        create trigger capture after insert on bench.notes_log_definer_noset
+            referencing new table as new_rows for each statement
+            execute function bench.capture_definer_qualified_without_wake();
     """,
     "statement_notify": """
         create trigger capture after insert on bench.notes_statement_notify
@@ -75,6 +89,11 @@ VARIANTS = {
 
 BENCH_FUNCTIONS = """
 create schema bench;
+
+create function bench.do_nothing() returns trigger language plpgsql as $$
+begin
+    return null;
+end $$;
 
 -- threadcast's capture (the function realtime.enable() generates, sql/007_lean_capture.sql),
 -- minus the throttled wake-up: what the log alone costs.
@@ -96,6 +115,21 @@ security definer set search_path = '' as $$
 begin
     insert into realtime.messages (topic, event, schema_name, table_name, payload)
     select 'ticket-threads:' || coalesce(pg_catalog.to_jsonb(r.ticket_id) #>> '{}', ''),
+           'postgres_changes', 'public', 'ticket_notes',
+           pg_catalog.jsonb_build_object('schema', 'public', 'table', 'ticket_notes',
+               'commit_timestamp', pg_catalog.statement_timestamp(), 'eventType', 'INSERT',
+               'new', r.*, 'old', null, 'errors', null)
+    from new_rows as r;
+    return null;
+end $$;
+
+-- The same, without SET search_path: nothing in it is looked up through the search path.
+create function bench.capture_definer_qualified_without_wake() returns trigger
+language plpgsql security definer as $$
+begin
+    insert into realtime.messages (topic, event, schema_name, table_name, payload)
+    select 'ticket-threads:' operator(pg_catalog.||)
+               coalesce(pg_catalog.to_jsonb(r.ticket_id) operator(pg_catalog.#>>) '{}', ''),
            'postgres_changes', 'public', 'ticket_notes',
            pg_catalog.jsonb_build_object('schema', 'public', 'table', 'ticket_notes',
                'commit_timestamp', pg_catalog.statement_timestamp(), 'eventType', 'INSERT',

@@ -1,4 +1,5 @@
-"""Each realtime table's own capture function (sql/007_lean_capture.sql): made by enable(),
+"""Each realtime table's own capture function (sql/007_lean_capture.sql; without SET search_path
+since sql/008_capture_without_set.sql, and safe from the caller's search path): made by enable(),
 replaced by enabling again, dropped by disable(), and rendering topics and payloads exactly as
 the generic rules (render_topic over to_jsonb(row), change_payload) say, for any table."""
 
@@ -136,7 +137,8 @@ def test_enable_makes_one_function_per_table_used_by_its_insert_and_delete_trigg
     definer, config = conn.execute(
         "select prosecdef, proconfig from pg_proc where oid = %s::regprocedure", (odd_function,)
     ).fetchone()
-    assert definer and config == ['search_path=""']
+    # SECURITY DEFINER without SET search_path (sql/008): see the hostile search path test.
+    assert definer and config is None
     # The generic statement function is gone; nothing else captures.
     assert conn.execute("select to_regproc('realtime.capture_statement')").fetchone()[0] is None
 
@@ -195,3 +197,74 @@ def test_a_table_name_of_the_maximum_length(conn: psycopg.Connection) -> None:
     start = head(conn)
     conn.execute(f"insert into public.{name} values (1, 'k')")
     assert [e["topic"] for e in read_log(conn, start)] == ["long:k"]
+
+
+# The generated functions run as their owner without SET search_path (sql/008): a caller's
+# search path must not be able to put its own code in them.
+SHADOWS = """
+create schema evil;
+create function evil.hijacked() returns void language plpgsql
+    as $$ begin raise exception 'hijacked through the search path'; end $$;
+create function evil.text_op(a text, b text) returns text language plpgsql
+    as $$ begin perform evil.hijacked(); return a; end $$;
+create function evil.bool_op(a text, b text) returns boolean language plpgsql
+    as $$ begin perform evil.hijacked(); return true; end $$;
+create function evil.path_op(a jsonb, b text[]) returns text language plpgsql
+    as $$ begin perform evil.hijacked(); return ''; end $$;
+create function evil.mul_op(a float8, b float8) returns float8 language plpgsql
+    as $$ begin perform evil.hijacked(); return 0; end $$;
+create operator evil.|| (leftarg = text, rightarg = text, function = evil.text_op);
+create operator evil.= (leftarg = text, rightarg = text, function = evil.bool_op);
+create operator evil.<> (leftarg = text, rightarg = text, function = evil.bool_op);
+create operator evil.#>> (leftarg = jsonb, rightarg = text[], function = evil.path_op);
+create operator evil.* (leftarg = float8, rightarg = float8, function = evil.mul_op);
+create function evil.to_jsonb(anyelement) returns jsonb language plpgsql
+    as $$ begin perform evil.hijacked(); return null; end $$;
+create function evil.current_setting(text, boolean) returns text language plpgsql
+    as $$ begin perform evil.hijacked(); return null; end $$;
+create function evil.date_part(text, timestamptz) returns float8 language plpgsql
+    as $$ begin perform evil.hijacked(); return 0; end $$;
+create function evil.clock_timestamp() returns timestamptz language plpgsql
+    as $$ begin perform evil.hijacked(); return null; end $$;
+create function evil.statement_timestamp() returns timestamptz language plpgsql
+    as $$ begin perform evil.hijacked(); return null; end $$;
+create function evil.jsonb_build_object(variadic "any") returns jsonb
+    language internal immutable as 'jsonb_build_object_noargs';
+"""
+
+
+def test_a_callers_search_path_cannot_reach_into_the_capture(
+    database_url: str, conn: psycopg.Connection, world
+) -> None:
+    conn.execute(SHADOWS)
+    with psycopg.connect(database_url, autocommit=True) as writer:
+        # A fresh session, so the capture's statements are first parsed under this path.
+        writer.execute("set search_path = evil, pg_catalog, public")
+        writer.execute("create type pg_temp.jsonb as (hijacked integer)")  # types: pg_temp first
+        # The shadows are live for anything unqualified in this session...
+        with pytest.raises(psycopg.errors.RaiseException, match="hijacked"):
+            writer.execute("select 'a' || 'b'")
+        with pytest.raises(psycopg.errors.RaiseException, match="hijacked"):
+            writer.execute("select 'a' = 'b'")
+        assert writer.execute("select jsonb_build_object('a', 1)").fetchone() == ({},)
+        # ...and a due wake-up check and wake() run too (any other interval's hint is due).
+        writer.execute("select pg_catalog.set_config('realtime.wake_bucket', 'stale', false)")
+        before = head(conn)
+        note = writer.execute(
+            "insert into public.ticket_notes (thread_id, ticket_id, author_id, body)"
+            " values (%s, %s, %s, 'through a hostile path') returning id",
+            (world.thread, world.ticket, world.agent),
+        ).fetchone()[0]
+        writer.execute("delete from public.ticket_notes where id = %s", (note,))
+        hint = writer.execute("select pg_catalog.current_setting('realtime.wake_bucket')")
+        assert hint.fetchone()[0] != "stale"  # wake() ran and recorded this interval
+    events = [
+        (e["topic"], e["payload"]["eventType"], e["payload"]["new"], e["payload"]["old"])
+        for e in read_log(conn, after=before)
+    ]
+    assert [(t, kind) for t, kind, _, _ in events] == [
+        (world.topic, "INSERT"),
+        (world.topic, "DELETE"),
+    ]
+    assert events[0][2]["body"] == "through a hostile path"
+    assert events[1][2] == {} and events[1][3]["id"] == str(note)

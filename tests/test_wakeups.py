@@ -1,6 +1,6 @@
 """The wake-up throttle: writes wake listeners, but the database notifies about once per 50 ms
 however many statements commit (realtime.wake(), sql/001_realtime_engine.sql; the per-session
-hint, sql/007_lean_capture.sql)."""
+hint, sql/007_lean_capture.sql, kept per 50 ms interval since sql/008_capture_without_set.sql)."""
 
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ def wake_row_reads(conn: psycopg.Connection) -> int:
 def test_writers_read_the_shared_wake_up_row_about_once_per_50_ms_not_per_statement(
     conn: psycopg.Connection, world: World
 ) -> None:
-    """Each session remembers the last wake-up it saw (sql/007_lean_capture.sql): reading the
-    one shared row on every statement was a large part of a write's cost."""
+    """Each session remembers the 50 ms interval it last looked in (sql/008): reading the one
+    shared row on every statement was a large part of a write's cost (sql/007)."""
     statements = 60
     with conn.transaction():
         started = time.monotonic()
@@ -79,11 +79,11 @@ def test_writers_read_the_shared_wake_up_row_about_once_per_50_ms_not_per_statem
 def test_a_forged_session_hint_neither_fails_writes_nor_stops_wake_ups(
     database_url: str, conn: psycopg.Connection, world: World, hint: str
 ) -> None:
-    """realtime.notified_at is only a hint: any value a session sets is harmless."""
+    """realtime.wake_bucket is only a hint: any value a session sets is harmless."""
     with psycopg.connect(database_url, autocommit=True) as listener:
         listener.execute(f"listen {CHANNEL}")
         time.sleep(0.06)
-        conn.execute("select set_config('realtime.notified_at', %s, false)", (hint,))
+        conn.execute("select set_config('realtime.wake_bucket', %s, false)", (hint,))
         add_note(conn, world, "still wakes")
         assert notifications(listener, 1.0) == 1
 
