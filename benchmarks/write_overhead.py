@@ -48,6 +48,14 @@ VARIANTS = {
             referencing new table as new_rows for each statement
             execute function bench.capture_statement('{ticket-threads:,ticket_id,""}');
     """,
+    # The shipped capture (realtime.enable()) on a copy of the table: threadcast's capture
+    # without the real table's RLS and other triggers.
+    "enabled_copy": """
+        create function bench.copy_visible(bench.notes_enabled_copy) returns boolean
+            language sql stable as 'select true';
+        select realtime.enable('bench.notes_enabled_copy', 'ticket-threads:{ticket_id}',
+                               'bench.copy_visible(bench.notes_enabled_copy)');
+    """,
     # A statement trigger with a transition table that does nothing: what having a capture
     # trigger at all costs, before it writes anything (the floor of any trigger design).
     "empty_trigger": """

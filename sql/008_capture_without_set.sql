@@ -91,7 +91,8 @@ begin
         topic_sql := topic_sql
             || pg_catalog.format(' operator(pg_catalog.||) coalesce(pg_catalog.to_jsonb(r.%I)'
                                  ' operator(pg_catalog.#>>) ''{}'', '''')', parts[i])
-            || pg_catalog.format(' operator(pg_catalog.||) %L', coalesce(parts[i + 1], ''));
+            || case when coalesce(parts[i + 1], '') = '' then ''
+                    else pg_catalog.format(' operator(pg_catalog.||) %L', parts[i + 1]) end;
     end loop;
 
     -- `r.*`, not `r`: a column named r would shadow a bare r.
