@@ -163,21 +163,25 @@ async def list_threads(request: Request, conn: AsyncConnection) -> Response:
     return ok({"ticket_id": str(ticket_id), "ticket": jsonable(ticket), "threads": body})
 
 
+async def thread_detail(conn: AsyncConnection, thread: dict[str, Any]) -> dict[str, Any]:
+    """A thread with its notes and AI state, as GET /v1/threads/{id} answers."""
+    notes = await fetch_all(conn, "notes_of_thread", thread_id=thread["id"])
+    ai = await fetch_one(conn, "ai_state_of_thread", thread_id=thread["id"])
+    return with_notes(thread, notes, jsonable(ai) if ai else None)
+
+
 async def get_thread(request: Request, conn: AsyncConnection) -> Response:
     thread_id = path_uuid(request, "thread_id")
     thread = await fetch_one(conn, "thread", thread_id=thread_id)
     if thread is None:
         raise not_found("thread", thread_id)
-    notes = await fetch_all(conn, "notes_of_thread", thread_id=thread_id)
-    ai = await fetch_one(conn, "ai_state_of_thread", thread_id=thread_id)
-    return ok(with_notes(thread, notes, jsonable(ai) if ai else None))
+    return ok(await thread_detail(conn, thread))
 
 
 async def create_thread(request: Request, conn: AsyncConnection) -> Response:
     ticket_id = path_uuid(request, "ticket_id")
     body = await parse_body(request, payloads.CreateThread)
-    visible = await fetch_one(conn, "ticket_exists", ticket_id=ticket_id)
-    if not visible or not visible["visible"]:
+    if await fetch_one(conn, "ticket", ticket_id=ticket_id) is None:
         raise not_found("ticket", ticket_id)
     thread = await fetch_one(
         conn, "create_thread", id=body.id, ticket_id=ticket_id, subject=body.subject
@@ -187,9 +191,7 @@ async def create_thread(request: Request, conn: AsyncConnection) -> Response:
         thread = await fetch_one(conn, "own_thread", thread_id=body.id, ticket_id=ticket_id)
         if thread is None:
             raise id_taken("thread", body.id)
-        notes = await fetch_all(conn, "notes_of_thread", thread_id=body.id)
-        ai = await fetch_one(conn, "ai_state_of_thread", thread_id=body.id)
-        return replayed(with_notes(thread, notes, jsonable(ai) if ai else None))
+        return replayed(await thread_detail(conn, thread))
     return ok(with_notes(thread, [], None), status=201)
 
 

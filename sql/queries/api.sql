@@ -1,10 +1,6 @@
 -- Named queries of the REST API (server/threadcast/api.py). Every one runs as the calling user
 -- (SET LOCAL ROLE + request.jwt.claims), so RLS decides what exists for them.
 
--- ticket_exists --
--- Whether the caller can see the ticket.
-select exists (select from public.tickets where id = %(ticket_id)s) as visible
-
 -- ticket --
 -- The ticket, if the caller can see it.
 select * from public.tickets where id = %(ticket_id)s
