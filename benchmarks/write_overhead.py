@@ -48,6 +48,12 @@ VARIANTS = {
             referencing new table as new_rows for each statement
             execute function bench.capture_statement('{ticket-threads:,ticket_id,""}');
     """,
+    # The capture function 0008 generated for ticket_notes, which 0009 replaced.
+    "capture_0008": """
+        create trigger capture after insert on bench.notes_capture_0008
+            referencing new table as new_rows for each statement
+            execute function bench.capture_0008();
+    """,
     # The shipped capture (realtime.enable()) on a copy of the table: threadcast's capture
     # without the real table's RLS and other triggers.
     "enabled_copy": """
@@ -143,6 +149,39 @@ begin
                'commit_timestamp', pg_catalog.statement_timestamp(), 'eventType', 'INSERT',
                'new', r.*, 'old', null, 'errors', null)
     from new_rows as r;
+    return null;
+end $$;
+
+-- The function sql/008_capture_without_set.sql generated for ticket_notes: one function for
+-- inserts and deletes (an IF on TG_OP), the topic through to_jsonb, the whole payload built
+-- per row. sql/009_capture_per_operation.sql replaced it; the same run measures the change.
+create function bench.capture_0008() returns trigger language plpgsql security definer as $$
+begin
+    if tg_op operator(pg_catalog.=) 'INSERT' then
+        insert into realtime.messages (topic, event, schema_name, table_name, payload)
+        select 'ticket-threads:' operator(pg_catalog.||)
+                   coalesce(pg_catalog.to_jsonb(r.ticket_id) operator(pg_catalog.#>>) '{}', ''),
+               'postgres_changes', 'public', 'ticket_notes',
+               pg_catalog.jsonb_build_object(
+                   'schema', 'public', 'table', 'ticket_notes',
+                   'commit_timestamp', pg_catalog.statement_timestamp(),
+                   'eventType', 'INSERT', 'new', r.*, 'old', null, 'errors', null)
+          from new_rows as r;
+    else
+        insert into realtime.messages (topic, event, schema_name, table_name, payload)
+        select 'ticket-threads:' operator(pg_catalog.||)
+                   coalesce(pg_catalog.to_jsonb(r.ticket_id) operator(pg_catalog.#>>) '{}', ''),
+               'postgres_changes', 'public', 'ticket_notes',
+               pg_catalog.jsonb_build_object(
+                   'schema', 'public', 'table', 'ticket_notes',
+                   'commit_timestamp', pg_catalog.statement_timestamp(),
+                   'eventType', 'DELETE', 'new', '{}'::pg_catalog.jsonb, 'old', r.*,
+                   'errors', null)
+          from old_rows as r;
+    end if;
+    if found and realtime.wake_due() then
+        perform realtime.wake();
+    end if;
     return null;
 end $$;
 

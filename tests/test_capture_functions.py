@@ -1,7 +1,8 @@
-"""Each realtime table's own capture function (sql/007_lean_capture.sql; without SET search_path
-since sql/008_capture_without_set.sql, and safe from the caller's search path): made by enable(),
-replaced by enabling again, dropped by disable(), and rendering topics and payloads exactly as
-the generic rules (render_topic over to_jsonb(row), change_payload) say, for any table."""
+"""Each realtime table's own capture functions (sql/007_lean_capture.sql; without SET search_path
+since sql/008_capture_without_set.sql, and safe from the caller's search path; one for inserts
+and one for deletes since sql/009_capture_per_operation.sql): made by enable(), replaced by
+enabling again, dropped by disable(), and rendering topics and payloads exactly as the generic
+rules (render_topic over to_jsonb(row), change_payload) say, for any table."""
 
 from __future__ import annotations
 
@@ -36,11 +37,20 @@ def enable_odd_table(conn: psycopg.Connection, template: str = ODD_TEMPLATE) -> 
 
 
 def capture_function(conn: psycopg.Connection, schema: str, table: str) -> str | None:
+    """The table's insert capture function."""
+    return capture_functions(conn, schema, table)[0]
+
+
+def capture_functions(
+    conn: psycopg.Connection, schema: str, table: str
+) -> tuple[str | None, str | None]:
+    """The table's insert and delete capture functions."""
     row = conn.execute(
-        "select capture_function from realtime.tables where schema_name = %s and table_name = %s",
+        "select capture_function, capture_delete_function from realtime.tables"
+        " where schema_name = %s and table_name = %s",
         (schema, table),
     ).fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else (None, None)
 
 
 def trigger_functions(conn: psycopg.Connection, table: str) -> dict[str, str]:
@@ -120,25 +130,31 @@ def test_inserts_and_deletes_render_topics_and_payloads_as_the_generic_rules(
     }
 
 
-def test_enable_makes_one_function_per_table_used_by_its_insert_and_delete_triggers(
+def test_enable_makes_an_insert_and_a_delete_function_per_table_used_by_its_triggers(
     odd: psycopg.Connection,
 ) -> None:
     conn = odd
-    odd_function = capture_function(conn, "Odd Schema", "r")
-    notes_function = capture_function(conn, "public", "ticket_notes")
-    threads_function = capture_function(conn, "public", "ticket_threads")
-    assert odd_function and notes_function and threads_function
-    assert len({odd_function, notes_function, threads_function}) == 3
+    odd_insert, odd_delete = capture_functions(conn, "Odd Schema", "r")
+    functions = [
+        *capture_functions(conn, "Odd Schema", "r"),
+        *capture_functions(conn, "public", "ticket_notes"),
+        *capture_functions(conn, "public", "ticket_threads"),
+    ]
+    assert all(functions) and len(set(functions)) == 6
     assert trigger_functions(conn, '"Odd Schema".r') == {
-        "realtime_capture_insert": odd_function,
-        "realtime_capture_delete": odd_function,
+        "realtime_capture_insert": odd_insert,
+        "realtime_capture_delete": odd_delete,
         "realtime_capture_update": "realtime.capture_update()",
     }
-    definer, config = conn.execute(
-        "select prosecdef, proconfig from pg_proc where oid = %s::regprocedure", (odd_function,)
-    ).fetchone()
-    # SECURITY DEFINER without SET search_path (sql/008): see the hostile search path test.
-    assert definer and config is None
+    for function in (odd_insert, odd_delete):
+        definer, config, source = conn.execute(
+            "select prosecdef, proconfig, prosrc from pg_proc where oid = %s::regprocedure",
+            (function,),
+        ).fetchone()
+        # SECURITY DEFINER without SET search_path (sql/008): see the hostile search path test.
+        assert definer and config is None
+        # One operation each (sql/009): no branching on TG_OP in every statement.
+        assert "tg_op" not in source.lower()
     # The generic statement function is gone; nothing else captures.
     assert conn.execute("select to_regproc('realtime.capture_statement')").fetchone()[0] is None
 
@@ -161,20 +177,22 @@ def test_same_table_name_in_two_schemas_gets_two_functions(odd: psycopg.Connecti
     ]
 
 
-def test_enabling_again_replaces_the_function_and_disable_drops_it(
+def test_enabling_again_replaces_the_functions_and_disable_drops_them(
     odd: psycopg.Connection,
 ) -> None:
     conn = odd
-    before = capture_function(conn, "Odd Schema", "r")
+    before = capture_functions(conn, "Odd Schema", "r")
     enable_odd_table(conn, "kinds:{kind}")
-    after = capture_function(conn, "Odd Schema", "r")
-    assert after == before  # same name, new body
+    after = capture_functions(conn, "Odd Schema", "r")
+    assert after == before  # same names, new bodies
     start = head(conn)
     conn.execute("""insert into "Odd Schema".r (r, tenant_id, kind) values ('x', 1, 'k')""")
-    assert [e["topic"] for e in read_log(conn, start)] == ["kinds:k"]
+    conn.execute("""delete from "Odd Schema".r where r = 'x'""")
+    assert [e["topic"] for e in read_log(conn, start)] == ["kinds:k", "kinds:k"]
 
     conn.execute("""select realtime.disable('"Odd Schema".r')""")
-    assert conn.execute("select to_regprocedure(%s)", (before,)).fetchone()[0] is None
+    for function in before:
+        assert conn.execute("select to_regprocedure(%s)", (function,)).fetchone()[0] is None
     assert trigger_functions(conn, '"Odd Schema".r') == {}
     start = head(conn)
     conn.execute("""insert into "Odd Schema".r (r, tenant_id, kind) values ('y', 1, 'k')""")
@@ -192,11 +210,74 @@ def test_a_table_name_of_the_maximum_length(conn: psycopg.Connection) -> None:
         f"select realtime.enable('public.{name}', 'long:{{topic_key}}',"
         f" 'public.long_visible(public.{name})')"
     )
-    function = capture_function(conn, "public", name)
-    assert function is not None and len(function.split(".")[1]) <= 63 + 2
+    functions = capture_functions(conn, "public", name)
+    assert all(f is not None and len(f.split(".")[1]) <= 63 + 2 for f in functions)
+    assert functions[0] != functions[1]
     start = head(conn)
     conn.execute(f"insert into public.{name} values (1, 'k')")
-    assert [e["topic"] for e in read_log(conn, start)] == ["long:k"]
+    conn.execute(f"delete from public.{name}")
+    assert [e["topic"] for e in read_log(conn, start)] == ["long:k", "long:k"]
+
+
+# Topic columns of every kind: the generated SQL casts some types to text (sql/009), and must
+# render exactly what render_topic() renders from to_jsonb(row) for all of them.
+TYPED_TABLE = """
+create domain public.label as text;
+create table public.typed (
+    id int primary key,
+    a_text text, a_varchar varchar(12), a_uuid uuid, a_int2 int2, a_int4 int4, a_int8 int8,
+    a_bool boolean, a_bpchar char(5), a_label public.label, a_numeric numeric,
+    a_time timestamptz, a_float float8
+);
+create function public.typed_visible(x public.typed) returns boolean
+language sql stable as 'select true';
+"""
+TYPED_COLUMNS = [
+    "a_text", "a_varchar", "a_uuid", "a_int2", "a_int4", "a_int8", "a_bool", "a_bpchar",
+    "a_label", "a_numeric", "a_time", "a_float",
+]  # fmt: skip
+
+
+def test_topics_of_every_column_type_render_as_their_json_text(conn: psycopg.Connection) -> None:
+    conn.execute(TYPED_TABLE)
+    template = "t:" + "/".join("{%s}" % c for c in TYPED_COLUMNS)
+    conn.execute(
+        "select realtime.enable('public.typed', %s, 'public.typed_visible(public.typed)')",
+        (template,),
+    )
+    start = head(conn)
+    conn.execute(
+        """insert into public.typed values
+           (1, 'plain', 'v', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', -32768, -7,
+            9223372036854775807, false, 'ab', 'dom', 1.50, '2026-11-26 12:00:00.5+00', 0.1),
+           (2, 'q"uote\\ ünï', '', null, 0, 0, 0, true, '', '', 'NaN', '-infinity', 1e20),
+           (3, null, null, null, null, null, null, null, null, null, null, null, null)"""
+    )
+    conn.execute("delete from public.typed where id = 2")
+    events = read_log(conn, start)
+    assert len(events) == 4
+    # The generic rule over each event's own row, all in SQL (no float round trip).
+    rendered = conn.execute(
+        "select m.topic, realtime.render_topic(t.topic_parts,"
+        "         case when m.payload ->> 'eventType' = 'DELETE' then m.payload -> 'old'"
+        "              else m.payload -> 'new' end)"
+        "  from realtime.messages m join realtime.tables t on t.table_name = 'typed'"
+        " where m.id > %s order by m.id",
+        (start[1],),
+    ).fetchall()
+    assert len(rendered) == 4
+    for topic, expected in rendered:
+        assert topic == expected
+    assert events[0]["topic"].startswith("t:plain/v/a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11/-32768/")
+    assert "/false/ab   /dom/1.50/2026-11-26T12:00:00.5+00:00/" in events[0]["topic"]
+    assert events[2]["topic"] == "t:" + "/" * (len(TYPED_COLUMNS) - 1)
+    # The cheap rendering is the one in use for the types that have it.
+    insert_source = conn.execute(
+        "select prosrc from pg_proc where oid = %s::regprocedure",
+        (capture_function(conn, "public", "typed"),),
+    ).fetchone()[0]
+    assert "r.a_uuid::pg_catalog.text" in insert_source
+    assert "r.a_bpchar::pg_catalog.text" not in insert_source
 
 
 # The generated functions run as their owner without SET search_path (sql/008): a caller's
@@ -217,6 +298,9 @@ create operator evil.|| (leftarg = text, rightarg = text, function = evil.text_o
 create operator evil.= (leftarg = text, rightarg = text, function = evil.bool_op);
 create operator evil.<> (leftarg = text, rightarg = text, function = evil.bool_op);
 create operator evil.#>> (leftarg = jsonb, rightarg = text[], function = evil.path_op);
+create function evil.jsonb_op(a jsonb, b jsonb) returns jsonb language plpgsql
+    as $$ begin perform evil.hijacked(); return a; end $$;
+create operator evil.|| (leftarg = jsonb, rightarg = jsonb, function = evil.jsonb_op);
 create operator evil.* (leftarg = float8, rightarg = float8, function = evil.mul_op);
 create function evil.to_jsonb(anyelement) returns jsonb language plpgsql
     as $$ begin perform evil.hijacked(); return null; end $$;
@@ -246,6 +330,8 @@ def test_a_callers_search_path_cannot_reach_into_the_capture(
             writer.execute("select 'a' || 'b'")
         with pytest.raises(psycopg.errors.RaiseException, match="hijacked"):
             writer.execute("select 'a' = 'b'")
+        with pytest.raises(psycopg.errors.RaiseException, match="hijacked"):
+            writer.execute("select '{}'::pg_catalog.jsonb || '{}'::pg_catalog.jsonb")
         assert writer.execute("select jsonb_build_object('a', 1)").fetchone() == ({},)
         # ...and a due wake-up check and wake() run too (any other interval's hint is due).
         writer.execute("select pg_catalog.set_config('realtime.wake_bucket', 'stale', false)")
