@@ -240,7 +240,7 @@ TYPED_COLUMNS = [
 
 def test_topics_of_every_column_type_render_as_their_json_text(conn: psycopg.Connection) -> None:
     conn.execute(TYPED_TABLE)
-    template = "t:" + "/".join("{%s}" % c for c in TYPED_COLUMNS)
+    template = "t:" + "/".join(f"{{{c}}}" for c in TYPED_COLUMNS)
     conn.execute(
         "select realtime.enable('public.typed', %s, 'public.typed_visible(public.typed)')",
         (template,),
