@@ -48,6 +48,7 @@ VARIANTS = [
     "baseline",
     "threadcast",
     "capture_0008",
+    "capture_no_wake",
     "generic_0006",
     "empty_trigger",
     "log_only",

@@ -8,7 +8,12 @@ Per round and server (a fresh server process each time): server RSS (psutil) onc
 sockets over loopback, at most --concurrency connects in flight per process); once every one
 has its `subscribed` frame (threadcast; each connection a distinct user, over --tickets
 tickets) or its `200` status line (bare), and after --settle s, RSS again and the server's CPU
-use while everyone idles (--idle s). Target (issue 5): 10,000 idle connections in <= 1 GiB RSS.
+use while everyone idles (--idle s), and PostgreSQL's (all its processes). Target (issue 5):
+10,000 idle connections in <= 1 GiB RSS.
+
+--with-polling adds a third server: threadcast that never stops polling the log at its batch
+window (THREADCAST_ACTIVE_POLL_SECONDS=1e9), what a relay would cost idle if writers never
+woke it (benchmarks/README.md, write overhead).
 
 File descriptors: every process raises RLIMIT_NOFILE to its hard limit (the servers inherit
 it); 10,000 connections need that limit above ~10,100 in the server and the clients' share in
@@ -129,6 +134,19 @@ def client_process(port: int, jobs: list[dict], concurrency: int, stop_event, ou
     out.put(("done", state["dropped"], []))
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (the bench database's server)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        try:
+            if proc.info["name"] == "postgres":
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def measure(name: str, port: int, pid: int, jobs: list[dict], args) -> dict:
     server = psutil.Process(pid)
     time.sleep(1.0)
@@ -159,13 +177,14 @@ def measure(name: str, port: int, pid: int, jobs: list[dict], args) -> dict:
     time.sleep(args.settle)
     rss_after = server.memory_info().rss
     fds = server.num_fds()
-    metrics = scrape_metrics(port) if name == "threadcast" else {}
-    cpu0, t0 = server.cpu_times(), time.time()
+    metrics = scrape_metrics(port) if name != "bare" else {}
+    cpu0, pg0, t0 = server.cpu_times(), postgres_cpu_seconds(), time.time()
     profile = args.profile if (args.profile and name == "threadcast") else None
     with Profiler(pid, profile):
         time.sleep(args.idle)
-    cpu1 = server.cpu_times()
-    idle_cpu = max(0.0, cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (time.time() - t0)
+    cpu1, pg1, elapsed = server.cpu_times(), postgres_cpu_seconds(), time.time() - t0
+    idle_cpu = max(0.0, cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed
+    idle_postgres_cpu = max(0.0, pg1 - pg0) / elapsed
     rss_idle = server.memory_info().rss
     stop_event.set()
     dropped = 0
@@ -188,6 +207,7 @@ def measure(name: str, port: int, pid: int, jobs: list[dict], args) -> dict:
         "kib_per_connection": (rss_after - rss_before) / 1024 / max(1, connected),
         "server_fds": fds,
         "idle_cpu_cores": idle_cpu,
+        "idle_postgres_cpu_cores": idle_postgres_cpu,
         "server_connections_gauge": metrics.get("threadcast_connections"),
     }
 
@@ -209,6 +229,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=300.0, help="to connect everyone")
     parser.add_argument("--profile", type=Path, help="py-spy the idle threadcast server here")
     parser.add_argument("--quick", action="store_true", help="a small run, under a minute")
+    parser.add_argument(
+        "--with-polling", action="store_true", help="also a threadcast that never stops polling"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "idle_memory.json")
     args = parser.parse_args()
     if args.quick:
@@ -220,7 +243,8 @@ def main() -> int:
 
     at_start = freeze_code()  # servers run this copy: the checkout may change meanwhile
     url = create_database(args.database_url)
-    raw: dict[str, list[dict]] = {"bare": [], "threadcast": []}
+    names = ["bare", "threadcast"] + (["threadcast_polling"] if args.with_polling else [])
+    raw: dict[str, list[dict]] = {name: [] for name in names}
     try:
         migrate(url)
         data = seed(url, args.tickets, max(0, args.connections - args.tickets))
@@ -229,10 +253,16 @@ def main() -> int:
             j["token"] = token(j["user"])
         bare_jobs = [{"path": f"/stream/{i % args.tickets}"} for i in range(args.connections)]
         for round_no in range(args.rounds):
-            order = ["bare", "threadcast"] if round_no % 2 == 0 else ["threadcast", "bare"]
+            order = names if round_no % 2 == 0 else names[::-1]
             for name in order:
                 port = free_port()
-                server = start_bare(port) if name == "bare" else start_threadcast(url, port)
+                if name == "bare":
+                    server = start_bare(port)
+                else:
+                    polling = {"THREADCAST_ACTIVE_POLL_SECONDS": "1e9"}
+                    server = start_threadcast(
+                        url, port, polling if name == "threadcast_polling" else None
+                    )
                 try:
                     wait_ready(port, "/healthz" if name == "bare" else "/readyz")
                     r = measure(
@@ -245,13 +275,18 @@ def main() -> int:
                     f"round {round_no + 1}/{args.rounds} {name}: {r['open']} open,"
                     f" RSS {r['rss_before_mib']:.0f} -> {r['rss_after_mib']:.0f} MiB"
                     f" ({r['kib_per_connection']:.1f} KiB/conn), idle CPU"
-                    f" {r['idle_cpu_cores']:.2f} cores, connect {r['connect_s']:.1f}s"
+                    f" {r['idle_cpu_cores']:.3f} cores"
+                    f" (PostgreSQL {r['idle_postgres_cpu_cores']:.3f}),"
+                    f" connect {r['connect_s']:.1f}s"
                 )
         info = machine(url) | {"measured": at_start}
     finally:
         drop_database(args.database_url, url)
 
-    keys = ("rss_before_mib", "rss_after_mib", "kib_per_connection", "idle_cpu_cores", "connect_s")
+    keys = (
+        "rss_before_mib", "rss_after_mib", "kib_per_connection", "idle_cpu_cores",
+        "idle_postgres_cpu_cores", "connect_s",
+    )  # fmt: skip
     medians = {n: {k: statistics.median(r[k] for r in rs) for k in keys} for n, rs in raw.items()}
     ratio = statistics.median(
         t["rss_after_mib"] / b["rss_after_mib"]
@@ -272,15 +307,15 @@ def main() -> int:
 
     print(f"{args.connections} idle SSE connections; medians of {args.rounds} rounds")
     print(
-        f"{'server':12}{'RSS before':>11}{'RSS after':>11}{'KiB/conn':>10}"
-        f"{'idle CPU':>10}{'connect s':>11}{'failed':>8}"
+        f"{'server':20}{'RSS before':>11}{'RSS after':>11}{'KiB/conn':>10}"
+        f"{'idle CPU':>10}{'PG CPU':>8}{'connect s':>11}{'failed':>8}"
     )
     for name, m in medians.items():
         failed = sum(r["failed"] + r["dropped_while_idle"] for r in raw[name])
         print(
-            f"{name:12}{m['rss_before_mib']:>11.0f}{m['rss_after_mib']:>11.0f}"
-            f"{m['kib_per_connection']:>10.1f}{m['idle_cpu_cores']:>10.2f}"
-            f"{m['connect_s']:>11.1f}{failed:>8}"
+            f"{name:20}{m['rss_before_mib']:>11.0f}{m['rss_after_mib']:>11.0f}"
+            f"{m['kib_per_connection']:>10.1f}{m['idle_cpu_cores']:>10.3f}"
+            f"{m['idle_postgres_cpu_cores']:>8.3f}{m['connect_s']:>11.1f}{failed:>8}"
         )
     print(f"ratio RSS threadcast/bare with the connections open: {ratio:.2f}")
     print_profile(args.profile, "profile of the idle threadcast server")

@@ -54,6 +54,12 @@ VARIANTS = {
             referencing new table as new_rows for each statement
             execute function bench.capture_0008();
     """,
+    # The shipped capture without its wake-up check: what the check costs.
+    "capture_no_wake": """
+        create trigger capture after insert on bench.notes_capture_no_wake
+            referencing new table as new_rows for each statement
+            execute function bench.capture_no_wake();
+    """,
     # The shipped capture (realtime.enable()) on a copy of the table: threadcast's capture
     # without the real table's RLS and other triggers.
     "enabled_copy": """
@@ -182,6 +188,21 @@ begin
     if found and realtime.wake_due() then
         perform realtime.wake();
     end if;
+    return null;
+end $$;
+
+-- The function sql/009_capture_per_operation.sql generates for ticket_notes' inserts, without
+-- the wake-up check (`if found and realtime.wake_due() then perform realtime.wake()`).
+create function bench.capture_no_wake() returns trigger language plpgsql security definer as $$
+begin
+    insert into realtime.messages (topic, event, schema_name, table_name, payload)
+    select 'ticket-threads:' operator(pg_catalog.||) coalesce(r.ticket_id::pg_catalog.text, ''),
+           'postgres_changes', 'public', 'ticket_notes',
+           '{"old": null, "table": "ticket_notes", "errors": null, "schema": "public",
+             "eventType": "INSERT"}'::pg_catalog.jsonb
+           operator(pg_catalog.||) pg_catalog.jsonb_build_object(
+               'commit_timestamp', pg_catalog.statement_timestamp(), 'new', r.*)
+      from new_rows as r;
     return null;
 end $$;
 
