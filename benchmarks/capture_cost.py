@@ -5,7 +5,8 @@ capture without the noise of a shared machine, where rows/s drift ±15 % between
     .venv/bin/python benchmarks/capture_cost.py --quick    # 20 and 120, two variants
 
 Each variant's table (the tables of write_overhead.py: copies of ticket_notes with the same
-checks and foreign keys) gets N single-row INSERT statements, each its own transaction as in
+checks, foreign keys and version trigger) gets N single-row INSERT statements, and the
+variants that capture updates N edits of one row, each its own transaction as in
 write_overhead.py's pgbench runs, so what PostgreSQL sets up once per transaction (PL/pgSQL's
 simple expressions, such as an IF) is counted. They run in a single-user PostgreSQL under
 callgrind; the cost per insert is the difference between two N, so start-up cancels out. Each
@@ -90,13 +91,14 @@ def instructions(cluster: PrivatePostgres, sql: str, dbname: str) -> int:
     return int(match[1])
 
 
-def insert_statements(table: str, ids: dict[str, str], count: int) -> str:
-    insert = write_overhead.SINGLE.format(table=table).strip()
-    for name in ("thread", "ticket", "author"):
+def statements(script: str, table: str, ids: dict[str, str], count: int) -> str:
+    """`count` copies of a write_overhead.py script's statement, its pgbench variables filled."""
+    statement = script.format(table=table).strip()
+    for name in ("thread", "ticket", "author", "note"):
         key = "user" if name == "author" else name
-        insert = insert.replace(f":{name}", f"'{ids[key]}'")
+        statement = statement.replace(f":{name}", f"'{ids[key]}'")
     # One statement per line: single-user mode ends a statement, and commits it, at a newline.
-    return f"truncate realtime.messages, {table};\n" + f"{insert}\n" * count
+    return "truncate realtime.messages;\n" + f"{statement}\n" * count
 
 
 def main() -> int:
@@ -123,24 +125,34 @@ def main() -> int:
     try:
         cluster.start()
         ids = write_overhead.setup(cluster.url)
+        update_variants = (
+            ["baseline", "threadcast"] if args.quick else list(write_overhead.UPDATE_VARIANTS)
+        )
         with psycopg.connect(cluster.url, autocommit=True) as conn:
+            for variant in update_variants:
+                write_overhead.add_note_to_edit(conn, write_overhead.table_of(variant), ids)
             conn.execute(NO_WAKE_UPS)
             version = conn.execute("show server_version").fetchone()[0]
         cluster.stop_server()
 
-        per_insert: dict[str, float] = {}
-        for variant in variants:
+        def per_statement(script: str, variant: str, what: str) -> float:
             table = write_overhead.table_of(variant)
             counts = [
-                instructions(cluster, insert_statements(table, ids, n), "postgres")
+                instructions(cluster, statements(script, table, ids, n), "postgres")
                 for n in (small, large)
             ]
-            per_insert[variant] = (counts[1] - counts[0]) / (large - small)
-            log(f"{variant:14} {per_insert[variant]:10,.0f} instructions per insert")
+            cost = (counts[1] - counts[0]) / (large - small)
+            log(f"{variant:16} {cost:10,.0f} instructions per {what}")
+            return cost
+
+        per_insert = {v: per_statement(write_overhead.SINGLE, v, "insert") for v in variants}
+        # An edit of one row, the same row every time (write_overhead.py's update workload).
+        per_update = {v: per_statement(write_overhead.UPDATE, v, "update") for v in update_variants}
     finally:
         cluster.stop()
 
     base = per_insert["baseline"]
+    update_base = per_update["baseline"]
     result = {
         "benchmark": "capture_cost",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -153,6 +165,9 @@ def main() -> int:
         "instructions_per_insert": per_insert,
         "capture_instructions_per_insert": {v: n - base for v, n in per_insert.items()},
         "ratio_to_baseline": {v: base / n for v, n in per_insert.items()},
+        "instructions_per_update": per_update,
+        "capture_instructions_per_update": {v: n - update_base for v, n in per_update.items()},
+        "update_ratio_to_baseline": {v: update_base / n for v, n in per_update.items()},
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
@@ -160,6 +175,9 @@ def main() -> int:
     print(f"{'variant':16}{'per insert':>12}{'capture':>12}{'baseline/x':>12}")
     for v, n in per_insert.items():
         print(f"{v:16}{n:12,.0f}{n - base:12,.0f}{base / n:12.2f}")
+    print(f"{'variant':16}{'per update':>12}{'capture':>12}{'baseline/x':>12}")
+    for v, n in per_update.items():
+        print(f"{v:16}{n:12,.0f}{n - update_base:12,.0f}{update_base / n:12.2f}")
     return 0
 
 

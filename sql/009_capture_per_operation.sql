@@ -1,9 +1,9 @@
--- threadcast realtime engine, part 9: cheaper single-row writes. Each realtime table gets two
--- capture functions, one for inserts and one for deletes, and each does less per statement.
+-- threadcast realtime engine, part 9: cheaper writes. Each realtime table gets its own
+-- capture function per operation (insert, delete, update), and each does less per statement.
 --
--- Measured by benchmarks/capture_cost.py (callgrind, one transaction per single-row insert
--- into ticket_notes): part 8's capture added 161,584 instructions to an insert on PostgreSQL
--- 15 and 141,347 on 18; this part's adds 151,189 and 132,350. Where they went (on 18):
+-- Measured by benchmarks/capture_cost.py (callgrind, one transaction per single-row write to
+-- ticket_notes): part 8's capture added 161,339 instructions to an insert on PostgreSQL 15 and
+-- 139,866 on 18; this part's adds 150,389 and 130,964. Where they went (on 18):
 --   * `if tg_op = 'INSERT'`: PL/pgSQL sets every IF's expression up again in each
 --     transaction; a function per operation needs none (about 2,300);
 --   * topic columns of types whose text is their JSON text (uuid, text, varchar, integers,
@@ -12,36 +12,55 @@
 --   * the payload's constant keys (schema, table, eventType, errors, and old or new) are one
 --     jsonb constant, parsed when the statement is planned; only commit_timestamp and the row
 --     are built per row (4,700).
--- The payload is the same jsonb document as before (jsonb keeps no key order).
+-- Updates had the generic row-level capture_update() of parts 1-7, with SET search_path, the
+-- topic template parsed and rendered through to_jsonb for both rows on every update, and the
+-- three variants built by separate expressions; a generated function does it in one
+-- statement: an edit's capture fell from 433,124 instructions to 355,962 on 15 and from
+-- 370,775 to 310,314 on 18.
+-- Events are the same jsonb documents as before (jsonb keeps no key order).
 
--- The delete capture function; capture_function is the insert one.
-alter table realtime.tables add column capture_delete_function text;
+-- The delete and update capture functions; capture_function is the insert one.
+alter table realtime.tables add column capture_delete_function text,
+                            add column capture_update_function text;
 
--- How a topic column is rendered, as SQL over the row alias r: the text of its JSON value, as
--- render_topic() gives it from to_jsonb(row). For these types that is the column cast to text
--- (not bpchar, whose cast drops trailing blanks, nor domains, which keep the general path).
-create function realtime.topic_column_sql(tbl regclass, column_name text) returns text
-language sql stable
+-- The topic of a row as SQL over the row `row_alias` (r in the statement functions, new or
+-- old in the row-level UPDATE one): literals and columns, each column the text of its JSON
+-- value, as render_topic() gives it from to_jsonb(row), a NULL column as ''. For these types
+-- that is the column cast to text (not bpchar, whose cast drops trailing blanks, nor domains,
+-- which keep the general path).
+create function realtime.topic_sql(tbl regclass, parts text[], row_alias text) returns text
+language plpgsql stable
 set search_path = ''
 as $$
-    select case when a.atttypid in ('pg_catalog.text'::pg_catalog.regtype,
-                                    'pg_catalog.varchar'::pg_catalog.regtype,
-                                    'pg_catalog.uuid'::pg_catalog.regtype,
-                                    'pg_catalog.int2'::pg_catalog.regtype,
-                                    'pg_catalog.int4'::pg_catalog.regtype,
-                                    'pg_catalog.int8'::pg_catalog.regtype,
-                                    'pg_catalog.bool'::pg_catalog.regtype)
-                then pg_catalog.format('r.%I::pg_catalog.text', column_name)
-                else pg_catalog.format('pg_catalog.to_jsonb(r.%I) operator(pg_catalog.#>>) ''{}''',
-                                       column_name)
-           end
-      from pg_catalog.pg_attribute a
-     where a.attrelid = tbl and a.attname = column_name and a.attnum > 0 and not a.attisdropped
+declare
+    topic_sql text := pg_catalog.quote_literal(coalesce(parts[1], ''));
+    column_type regtype;
+begin
+    for i in 2..coalesce(pg_catalog.array_length(parts, 1), 0) by 2 loop
+        select a.atttypid into column_type
+          from pg_catalog.pg_attribute a
+         where a.attrelid = tbl and a.attname = parts[i] and a.attnum > 0 and not a.attisdropped;
+        topic_sql := topic_sql || pg_catalog.format(' operator(pg_catalog.||) coalesce(%s, '''')',
+            case when column_type in ('pg_catalog.text', 'pg_catalog.varchar', 'pg_catalog.uuid',
+                                      'pg_catalog.int2', 'pg_catalog.int4', 'pg_catalog.int8',
+                                      'pg_catalog.bool')
+                 then pg_catalog.format('%I.%I::pg_catalog.text', row_alias, parts[i])
+                 else pg_catalog.format('pg_catalog.to_jsonb(%I.%I) operator(pg_catalog.#>>) ''{}''',
+                                        row_alias, parts[i])
+            end)
+            || case when coalesce(parts[i + 1], '') = '' then ''
+                    else pg_catalog.format(' operator(pg_catalog.||) %L', parts[i + 1]) end;
+    end loop;
+    return topic_sql;
+end
 $$;
 
--- Creates (or replaces) the statement-level capture function of one table for one operation
--- ('INSERT' or 'DELETE') and returns its name. As part 8's, it runs as its owner without
--- SET search_path, so every name in it is qualified (sql/008_capture_without_set.sql).
+-- Creates (or replaces) the capture function of one table for one operation and returns its
+-- name: statement-level for 'INSERT' and 'DELETE', reading the transition table once; row-level
+-- for 'UPDATE', which logs three variants of each row (sql/004_update_visibility.sql). As part
+-- 8's, they run as their owner without SET search_path, so every name in them is qualified
+-- (sql/008_capture_without_set.sql). Payloads are change_payload()'s document, its constant
+-- keys one jsonb constant.
 create function realtime.create_capture_function(tbl regclass, parts text[], operation text)
 returns text
 language plpgsql
@@ -51,11 +70,10 @@ declare
     rel_schema text;
     rel_name text;
     function_name text;
-    topic_sql text;
-    constant_keys jsonb;
+    document jsonb;
 begin
-    if operation is null or operation not in ('INSERT', 'DELETE') then
-        raise exception 'realtime.create_capture_function: operation must be INSERT or DELETE, not %',
+    if operation is null or operation not in ('INSERT', 'DELETE', 'UPDATE') then
+        raise exception 'realtime.create_capture_function: operation must be INSERT, DELETE or UPDATE, not %',
             coalesce(operation, 'NULL') using errcode = '22023';
     end if;
     select n.nspname, c.relname into rel_schema, rel_name
@@ -65,25 +83,51 @@ begin
     function_name := pg_catalog.format('capture_%s_%s_%s', pg_catalog.lower(operation),
         pg_catalog.left(rel_name, 30),
         pg_catalog.left(pg_catalog.md5(rel_schema || '.' || rel_name), 12));
+    document := pg_catalog.jsonb_build_object('schema', rel_schema, 'table', rel_name,
+                                              'errors', null);
 
-    -- The topic: literals and columns, each column rendered as topic_column_sql() says (a
-    -- NULL column renders as '').
-    topic_sql := pg_catalog.quote_literal(coalesce(parts[1], ''));
-    for i in 2..coalesce(pg_catalog.array_length(parts, 1), 0) by 2 loop
-        topic_sql := topic_sql
-            || pg_catalog.format(' operator(pg_catalog.||) coalesce(%s, '''')',
-                                 realtime.topic_column_sql(tbl, parts[i]))
-            || case when coalesce(parts[i + 1], '') = '' then ''
-                    else pg_catalog.format(' operator(pg_catalog.||) %L', parts[i + 1]) end;
-    end loop;
-
-    -- change_payload()'s document without commit_timestamp and the row.
-    constant_keys := pg_catalog.jsonb_build_object('schema', rel_schema, 'table', rel_name,
-        'eventType', operation, 'errors', null)
-        || case operation when 'INSERT' then '{"old": null}'::jsonb else '{"new": {}}'::jsonb end;
-
-    -- `r.*`, not `r`: a column named r would shadow a bare r.
-    execute pg_catalog.format($fn$
+    if operation = 'UPDATE' then
+        -- One statement: each row is converted to JSON once (`offset 0` keeps the planner
+        -- from copying the conversions into every variant), then the three variants.
+        execute pg_catalog.format($fn$
+create or replace function realtime.%1$I() returns trigger
+language plpgsql security definer
+as $body$
+-- No SET search_path (see sql/008_capture_without_set.sql): every name is qualified.
+begin
+    insert into realtime.messages (topic, event, schema_name, table_name, payload, counterpart)
+    select v.topic, 'postgres_changes', %3$L, %4$L,
+           v.document operator(pg_catalog.||) v.rows, v.counterpart
+      from (select pg_catalog.to_jsonb(new) as new_row, pg_catalog.to_jsonb(old) as old_row,
+                   %2$s as new_topic, %5$s as old_topic,
+                   pg_catalog.statement_timestamp() as stamp
+            offset 0) as r,
+           lateral (values
+               (r.new_topic, %6$L::pg_catalog.jsonb,
+                pg_catalog.jsonb_build_object('commit_timestamp', r.stamp,
+                                              'new', r.new_row, 'old', r.old_row),
+                null::pg_catalog.jsonb),
+               (r.new_topic, %7$L::pg_catalog.jsonb,
+                pg_catalog.jsonb_build_object('commit_timestamp', r.stamp, 'new', r.new_row),
+                r.old_row),
+               (r.old_topic, %8$L::pg_catalog.jsonb,
+                pg_catalog.jsonb_build_object('commit_timestamp', r.stamp, 'old', r.old_row),
+                case when r.old_topic operator(pg_catalog.=) r.new_topic then r.new_row end)
+           ) as v (topic, document, rows, counterpart);
+    if realtime.wake_due() then
+        perform realtime.wake();
+    end if;
+    return null;
+end
+$body$
+$fn$, function_name, realtime.topic_sql(tbl, parts, 'new'), rel_schema, rel_name,
+          realtime.topic_sql(tbl, parts, 'old'),
+          (document || '{"eventType": "UPDATE"}')::text,
+          (document || '{"eventType": "UPDATE", "old": null}')::text,
+          (document || '{"eventType": "DELETE", "new": {}}')::text);
+    else
+        -- `r.*`, not `r`: a column named r would shadow a bare r.
+        execute pg_catalog.format($fn$
 create or replace function realtime.%1$I() returns trigger
 language plpgsql security definer
 as $body$
@@ -100,12 +144,16 @@ begin
     return null;
 end
 $body$
-$fn$, function_name, topic_sql, rel_schema, rel_name, constant_keys::text,
-      case operation when 'INSERT' then 'new' else 'old' end,
-      case operation when 'INSERT' then 'new_rows' else 'old_rows' end);
+$fn$, function_name, realtime.topic_sql(tbl, parts, 'r'), rel_schema, rel_name,
+          (document || case operation when 'INSERT' then '{"eventType": "INSERT", "old": null}'
+                                      else '{"eventType": "DELETE", "new": {}}' end::jsonb)::text,
+          case operation when 'INSERT' then 'new' else 'old' end,
+          case operation when 'INSERT' then 'new_rows' else 'old_rows' end);
+    end if;
     execute pg_catalog.format('comment on function realtime.%I() is %L', function_name,
         pg_catalog.format('threadcast: captures %s of %s (made by realtime.enable)',
-            case operation when 'INSERT' then 'inserts' else 'deletes' end, tbl));
+            case operation when 'INSERT' then 'inserts' when 'DELETE' then 'deletes'
+                           else 'updates' end, tbl));
     return pg_catalog.format('realtime.%I()', function_name);
 end
 $$;
@@ -129,6 +177,7 @@ declare
     fn_returns oid;
     capture_insert text;
     capture_delete text;
+    capture_update text;
 begin
     select n.nspname, c.relname, c.relkind, c.reltype
       into rel_schema, rel_name, rel_kind, row_type
@@ -176,11 +225,12 @@ begin
 
     capture_insert := realtime.create_capture_function(tbl, parts, 'INSERT');
     capture_delete := realtime.create_capture_function(tbl, parts, 'DELETE');
+    capture_update := realtime.create_capture_function(tbl, parts, 'UPDATE');
     insert into realtime.tables
         (schema_name, table_name, topic_template, topic_parts, visible_function,
-         capture_function, capture_delete_function)
+         capture_function, capture_delete_function, capture_update_function)
     values (rel_schema, rel_name, topic_template, parts, visible::text,
-            capture_insert, capture_delete);
+            capture_insert, capture_delete, capture_update);
 
     execute format(
         'create trigger realtime_capture_insert after insert on %s referencing new table as new_rows'
@@ -190,10 +240,10 @@ begin
         ' for each statement execute function %s', tbl, capture_delete);
     execute format(
         'create trigger realtime_capture_update after update on %s'
-        ' for each row execute function realtime.capture_update(%L)', tbl, parts);
+        ' for each row execute function %s', tbl, capture_update);
 
     -- An event is judged on every row it reveals, and an UPDATE's variants (see
-    -- capture_update) on what the reader may see before and after. The policy calls the very
+    -- sql/004_update_visibility.sql) on what the reader may see before and after. The policy calls the very
     -- function the table's RLS uses; null (unknown) counts as not visible.
     execute format(
         'create policy %1$I on realtime.messages for select to authenticated using ('
@@ -215,7 +265,7 @@ begin
 end
 $$;
 
--- disable() as in part 7, and it drops both capture functions.
+-- disable() as in part 7, and it drops the table's three capture functions.
 create or replace function realtime.disable(tbl regclass) returns void
 language plpgsql
 set search_path = ''
@@ -225,6 +275,7 @@ declare
     rel_name text;
     capture_insert text;
     capture_delete text;
+    capture_update text;
 begin
     select n.nspname, c.relname into rel_schema, rel_name
       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -236,12 +287,16 @@ begin
                    'postgres_changes on ' || rel_schema || '.' || rel_name);
     delete from realtime.tables t
      where t.schema_name = rel_schema and t.table_name = rel_name
-    returning t.capture_function, t.capture_delete_function into capture_insert, capture_delete;
+    returning t.capture_function, t.capture_delete_function, t.capture_update_function
+         into capture_insert, capture_delete, capture_update;
     if capture_insert is not null then
         execute format('drop function if exists %s', capture_insert);
     end if;
     if capture_delete is not null then
         execute format('drop function if exists %s', capture_delete);
+    end if;
+    if capture_update is not null then
+        execute format('drop function if exists %s', capture_update);
     end if;
 end
 $$;
@@ -259,3 +314,6 @@ begin
     end loop;
 end
 $$;
+
+-- Every table has its own UPDATE capture now.
+drop function realtime.capture_update();

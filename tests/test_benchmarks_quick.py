@@ -27,10 +27,12 @@ def run(script: str, server_url: str, output: Path) -> dict:
 def test_write_overhead_quick(server_url: str, tmp_path: Path) -> None:
     report = run("write_overhead.py", server_url, tmp_path / "w.json")
     ratios = report["median_ratio_to_baseline"]
-    assert set(ratios) == {"1 writer", "8 writers", "32 writers", "100-row x 8"}
+    assert set(ratios) == {"1 writer", "8 writers", "32 writers", "100-row x 8", "update x 1"}
     for per_variant in ratios.values():
         assert per_variant["baseline"] == 1.0
         assert all(r > 0 for r in per_variant.values())
+    # Edits run only where updates are captured, the shipped capture and its predecessor.
+    assert set(ratios["update x 1"]) == {"baseline", "threadcast", "update_0008"}
 
 
 def test_fanout_quick_delivers_every_event_to_every_client(server_url: str, tmp_path: Path) -> None:

@@ -43,14 +43,14 @@ def capture_function(conn: psycopg.Connection, schema: str, table: str) -> str |
 
 def capture_functions(
     conn: psycopg.Connection, schema: str, table: str
-) -> tuple[str | None, str | None]:
-    """The table's insert and delete capture functions."""
+) -> tuple[str | None, str | None, str | None]:
+    """The table's insert, delete and update capture functions."""
     row = conn.execute(
-        "select capture_function, capture_delete_function from realtime.tables"
-        " where schema_name = %s and table_name = %s",
+        "select capture_function, capture_delete_function, capture_update_function"
+        " from realtime.tables where schema_name = %s and table_name = %s",
         (schema, table),
     ).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+    return (row[0], row[1], row[2]) if row else (None, None, None)
 
 
 def trigger_functions(conn: psycopg.Connection, table: str) -> dict[str, str]:
@@ -130,23 +130,23 @@ def test_inserts_and_deletes_render_topics_and_payloads_as_the_generic_rules(
     }
 
 
-def test_enable_makes_an_insert_and_a_delete_function_per_table_used_by_its_triggers(
+def test_enable_makes_a_function_per_table_and_operation_used_by_its_triggers(
     odd: psycopg.Connection,
 ) -> None:
     conn = odd
-    odd_insert, odd_delete = capture_functions(conn, "Odd Schema", "r")
+    odd_insert, odd_delete, odd_update = capture_functions(conn, "Odd Schema", "r")
     functions = [
         *capture_functions(conn, "Odd Schema", "r"),
         *capture_functions(conn, "public", "ticket_notes"),
         *capture_functions(conn, "public", "ticket_threads"),
     ]
-    assert all(functions) and len(set(functions)) == 6
+    assert all(functions) and len(set(functions)) == 9
     assert trigger_functions(conn, '"Odd Schema".r') == {
         "realtime_capture_insert": odd_insert,
         "realtime_capture_delete": odd_delete,
-        "realtime_capture_update": "realtime.capture_update()",
+        "realtime_capture_update": odd_update,
     }
-    for function in (odd_insert, odd_delete):
+    for function in (odd_insert, odd_delete, odd_update):
         definer, config, source = conn.execute(
             "select prosecdef, proconfig, prosrc from pg_proc where oid = %s::regprocedure",
             (function,),
@@ -155,8 +155,9 @@ def test_enable_makes_an_insert_and_a_delete_function_per_table_used_by_its_trig
         assert definer and config is None
         # One operation each (sql/009): no branching on TG_OP in every statement.
         assert "tg_op" not in source.lower()
-    # The generic statement function is gone; nothing else captures.
+    # The generic functions are gone; nothing else captures.
     assert conn.execute("select to_regproc('realtime.capture_statement')").fetchone()[0] is None
+    assert conn.execute("select to_regproc('realtime.capture_update')").fetchone()[0] is None
 
 
 def test_same_table_name_in_two_schemas_gets_two_functions(odd: psycopg.Connection) -> None:
@@ -187,8 +188,16 @@ def test_enabling_again_replaces_the_functions_and_disable_drops_them(
     assert after == before  # same names, new bodies
     start = head(conn)
     conn.execute("""insert into "Odd Schema".r (r, tenant_id, kind) values ('x', 1, 'k')""")
+    conn.execute("""update "Odd Schema".r set kind = 'l' where r = 'x'""")
     conn.execute("""delete from "Odd Schema".r where r = 'x'""")
-    assert [e["topic"] for e in read_log(conn, start)] == ["kinds:k", "kinds:k"]
+    # As a reader who sees every row: the insert, the update (as an UPDATE on the new topic and
+    # a DELETE on the old one, which it left), the delete.
+    assert [e["topic"] for e in read_log(conn, start)] == [
+        "kinds:k",
+        "kinds:l",
+        "kinds:k",
+        "kinds:l",
+    ]
 
     conn.execute("""select realtime.disable('"Odd Schema".r')""")
     for function in before:
@@ -212,11 +221,14 @@ def test_a_table_name_of_the_maximum_length(conn: psycopg.Connection) -> None:
     )
     functions = capture_functions(conn, "public", name)
     assert all(f is not None and len(f.split(".")[1]) <= 63 + 2 for f in functions)
-    assert functions[0] != functions[1]
+    assert len(set(functions)) == 3
     start = head(conn)
     conn.execute(f"insert into public.{name} values (1, 'k')")
+    conn.execute(f"update public.{name} set topic_key = 'j'")
     conn.execute(f"delete from public.{name}")
-    assert [e["topic"] for e in read_log(conn, start)] == ["long:k", "long:k"]
+    # The insert; the update (an UPDATE on the new topic, a DELETE on the old); the delete.
+    expected = ["long:k", "long:j", "long:k", "long:j"]
+    assert [e["topic"] for e in read_log(conn, start)] == expected
 
 
 # Topic columns of every kind: the generated SQL casts some types to text (sql/009), and must
@@ -253,9 +265,10 @@ def test_topics_of_every_column_type_render_as_their_json_text(conn: psycopg.Con
            (2, 'q"uote\\ ünï', '', null, 0, 0, 0, true, '', '', 'NaN', '-infinity', 1e20),
            (3, null, null, null, null, null, null, null, null, null, null, null, null)"""
     )
+    conn.execute("update public.typed set a_text = 'changed', a_bool = not a_bool where id = 1")
     conn.execute("delete from public.typed where id = 2")
     events = read_log(conn, start)
-    assert len(events) == 4
+    assert len(events) == 3 + 2 + 1  # the update moved the row: UPDATE here, DELETE there
     # The generic rule over each event's own row, all in SQL (no float round trip).
     rendered = conn.execute(
         "select m.topic, realtime.render_topic(t.topic_parts,"
@@ -265,19 +278,25 @@ def test_topics_of_every_column_type_render_as_their_json_text(conn: psycopg.Con
         " where m.id > %s order by m.id",
         (start[1],),
     ).fetchall()
-    assert len(rendered) == 4
+    assert len(rendered) == 7
     for topic, expected in rendered:
         assert topic == expected
     assert events[0]["topic"].startswith("t:plain/v/a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11/-32768/")
     assert "/false/ab   /dom/1.50/2026-11-26T12:00:00.5+00:00/" in events[0]["topic"]
     assert events[2]["topic"] == "t:" + "/" * (len(TYPED_COLUMNS) - 1)
+    assert events[3]["topic"].startswith("t:changed/") and "/true/ab   /" in events[3]["topic"]
+    assert events[4]["payload"]["eventType"] == "DELETE"
+    assert events[4]["topic"] == events[0]["topic"]  # the old row's topic
     # The cheap rendering is the one in use for the types that have it.
-    insert_source = conn.execute(
-        "select prosrc from pg_proc where oid = %s::regprocedure",
-        (capture_function(conn, "public", "typed"),),
-    ).fetchone()[0]
-    assert "r.a_uuid::pg_catalog.text" in insert_source
-    assert "r.a_bpchar::pg_catalog.text" not in insert_source
+    insert, _, update = capture_functions(conn, "public", "typed")
+    sources = [
+        conn.execute("select prosrc from pg_proc where oid = %s::regprocedure", (f,)).fetchone()[0]
+        for f in (insert, update)
+    ]
+    assert "r.a_uuid::pg_catalog.text" in sources[0]
+    assert "r.a_bpchar::pg_catalog.text" not in sources[0]
+    assert "new.a_uuid::pg_catalog.text" in sources[1]
+    assert "old.a_uuid::pg_catalog.text" in sources[1]
 
 
 # The generated functions run as their owner without SET search_path (sql/008): a caller's
@@ -341,6 +360,9 @@ def test_a_callers_search_path_cannot_reach_into_the_capture(
             " values (%s, %s, %s, 'through a hostile path') returning id",
             (world.thread, world.ticket, world.agent),
         ).fetchone()[0]
+        writer.execute(
+            "update public.ticket_notes set body = 'edited through it' where id = %s", (note,)
+        )
         writer.execute("delete from public.ticket_notes where id = %s", (note,))
         hint = writer.execute("select pg_catalog.current_setting('realtime.wake_bucket')")
         assert hint.fetchone()[0] != "stale"  # wake() ran and recorded this interval
@@ -350,7 +372,10 @@ def test_a_callers_search_path_cannot_reach_into_the_capture(
     ]
     assert [(t, kind) for t, kind, _, _ in events] == [
         (world.topic, "INSERT"),
+        (world.topic, "UPDATE"),
         (world.topic, "DELETE"),
     ]
     assert events[0][2]["body"] == "through a hostile path"
-    assert events[1][2] == {} and events[1][3]["id"] == str(note)
+    assert events[1][2]["body"] == "edited through it"
+    assert events[1][3]["body"] == "through a hostile path"
+    assert events[2][2] == {} and events[2][3]["id"] == str(note)

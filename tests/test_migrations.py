@@ -140,8 +140,8 @@ def test_downgrading_lean_capture_restores_the_generic_trigger(empty_database_ur
     assert ("ticket_notes realtime_capture_insert", "realtime.capture_statement()") not in (
         generated
     )
-    # 2 tables x (insert, delete) since 0009, + update
-    assert sum(1 for kind, name in generated if kind == "function") == 5
+    # 2 tables x (insert, delete, update) since 0009
+    assert sum(1 for kind, name in generated if kind == "function") == 6
 
     migrations.downgrade(empty_database_url, "0006")
     generic = capture_state()
@@ -159,15 +159,15 @@ def test_downgrading_lean_capture_restores_the_generic_trigger(empty_database_ur
 def test_downgrading_capture_per_operation_restores_one_function_per_table(
     empty_database_url: str,
 ) -> None:
-    """0009 splits each table's capture function in two (insert, delete); its downgrade puts
-    one function back on both triggers and leaves none of the split ones behind."""
+    """0009 gives each table a capture function per operation; its downgrade puts one function
+    back on the insert and delete triggers and the generic capture_update() on the update
+    trigger, and leaves none of the generated ones behind."""
 
     def triggers() -> list[tuple[str, str]]:
         with psycopg.connect(empty_database_url) as conn:
             return conn.execute(
                 "select tgrelid::regclass::text || ' ' || tgname, tgfoid::regprocedure::text"
-                "  from pg_trigger where tgname in"
-                "   ('realtime_capture_insert', 'realtime_capture_delete') order by 1"
+                "  from pg_trigger where tgname like 'realtime_capture_%' order by 1"
             ).fetchall()
 
     def functions() -> list[str]:
@@ -181,19 +181,21 @@ def test_downgrading_capture_per_operation_restores_one_function_per_table(
 
     migrations.upgrade(empty_database_url)
     split = triggers()
-    assert len({function for _, function in split}) == 4
+    assert len({function for _, function in split}) == 6
     migrations.downgrade(empty_database_url, "0008")
     joined = dict(triggers())
     for table in ("ticket_notes", "ticket_threads"):
         insert, delete = (joined[f"{table} realtime_capture_{op}"] for op in ("insert", "delete"))
         assert insert == delete  # one function for both again
-    assert len(functions()) == 3  # 2 tables + update: no split function left
+        assert joined[f"{table} realtime_capture_update"] == "realtime.capture_update()"
+    assert len(functions()) == 3  # 2 tables + the generic update: no generated one left
     with psycopg.connect(empty_database_url) as conn:
         columns = conn.execute(
             "select column_name from information_schema.columns"
             " where table_schema = 'realtime' and table_name = 'tables'"
         ).fetchall()
     assert ("capture_delete_function",) not in columns
+    assert ("capture_update_function",) not in columns
 
     migrations.upgrade(empty_database_url)
     assert triggers() == split

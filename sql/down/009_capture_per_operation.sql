@@ -1,5 +1,5 @@
--- Reverts 009_capture_per_operation.sql: one capture function per table again, as part 8
--- made it.
+-- Reverts 009_capture_per_operation.sql: one capture function per table for inserts and
+-- deletes, as part 8 made it, and the generic capture_update() for updates.
 
 -- create_capture_function() as 008_capture_without_set.sql made it.
 create or replace function realtime.create_capture_function(tbl regclass, parts text[]) returns text
@@ -65,6 +65,35 @@ $fn$, function_name, topic_sql, rel_schema, rel_name);
     execute pg_catalog.format('comment on function realtime.%I() is %L', function_name,
         'threadcast: captures inserts and deletes of ' || tbl::text || ' (made by realtime.enable)');
     return pg_catalog.format('realtime.%I()', function_name);
+end
+$$;
+
+-- capture_update() as 007_lean_capture.sql made it.
+create function realtime.capture_update() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+    parts text[] := tg_argv[0]::text[];
+    new_row jsonb := pg_catalog.to_jsonb(new);
+    old_row jsonb := pg_catalog.to_jsonb(old);
+    new_topic text := realtime.render_topic(parts, new_row);
+    old_topic text := realtime.render_topic(parts, old_row);
+begin
+    insert into realtime.messages (topic, event, schema_name, table_name, payload, counterpart)
+    values (new_topic, 'postgres_changes', tg_table_schema, tg_table_name,
+            realtime.change_payload(tg_table_schema, tg_table_name, 'UPDATE', new_row, old_row),
+            null),
+           (new_topic, 'postgres_changes', tg_table_schema, tg_table_name,
+            realtime.change_payload(tg_table_schema, tg_table_name, 'UPDATE', new_row, null),
+            old_row),
+           (old_topic, 'postgres_changes', tg_table_schema, tg_table_name,
+            realtime.change_payload(tg_table_schema, tg_table_name, 'DELETE', null, old_row),
+            case when old_topic = new_topic then new_row end);
+    if realtime.wake_due() then
+        perform realtime.wake();
+    end if;
+    return null;
 end
 $$;
 
@@ -194,13 +223,13 @@ end
 $$;
 
 -- Regenerate every realtime table's capture the part 8 way. Part 7's disable(), which
--- enabling again calls, drops only the insert function; the delete one goes here.
+-- enabling again calls, drops only the insert function; the delete and update ones go here.
 do $$
 declare
     t record;
 begin
     for t in select schema_name, table_name, topic_template, visible_function,
-                    capture_delete_function
+                    capture_delete_function, capture_update_function
                from realtime.tables order by schema_name, table_name
     loop
         perform realtime.enable(pg_catalog.format('%I.%I', t.schema_name, t.table_name)::regclass,
@@ -208,10 +237,14 @@ begin
         if t.capture_delete_function is not null then
             execute pg_catalog.format('drop function if exists %s', t.capture_delete_function);
         end if;
+        if t.capture_update_function is not null then
+            execute pg_catalog.format('drop function if exists %s', t.capture_update_function);
+        end if;
     end loop;
 end
 $$;
 
-alter table realtime.tables drop column capture_delete_function;
+alter table realtime.tables drop column capture_delete_function,
+                           drop column capture_update_function;
 drop function realtime.create_capture_function(regclass, text[], text);
-drop function realtime.topic_column_sql(regclass, text);
+drop function realtime.topic_sql(regclass, text[], text);
