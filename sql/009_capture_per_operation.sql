@@ -317,3 +317,7 @@ $$;
 
 -- Every table has its own UPDATE capture now.
 drop function realtime.capture_update();
+
+-- Only the migrating owner generates capture functions (enable() is revoked likewise).
+revoke execute on function realtime.create_capture_function(regclass, text[], text),
+                           realtime.topic_sql(regclass, text[], text) from public;

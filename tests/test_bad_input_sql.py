@@ -140,3 +140,23 @@ def test_users_cannot_forge_events(conn: psycopg.Connection, world: World) -> No
         cur.execute("select realtime.send('ticket-threads:x', 'custom', '{}')")
     with as_user(conn, world.agent) as cur, pytest.raises(psycopg.errors.InsufficientPrivilege):
         cur.execute("insert into realtime.messages (topic, event, payload) values ('t', 'x', '{}')")
+
+
+def test_users_cannot_generate_capture_functions(conn: psycopg.Connection, world: World) -> None:
+    for call in (
+        "select realtime.create_capture_function('public.ticket_notes', '{x}', 'INSERT')",
+        "select realtime.topic_sql('public.ticket_notes', '{x}', 'r')",
+    ):
+        with as_user(conn, world.agent) as cur, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            cur.execute(call)
+
+
+def test_capture_functions_are_made_for_insert_delete_and_update_only(
+    conn: psycopg.Connection,
+) -> None:
+    for operation in ("TRUNCATE", "insert", None):
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="INSERT, DELETE or UPDATE"):
+            conn.execute(
+                "select realtime.create_capture_function('public.ticket_notes', '{x}', %s)",
+                (operation,),
+            )
