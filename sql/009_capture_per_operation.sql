@@ -3,7 +3,8 @@
 --
 -- Measured by benchmarks/capture_cost.py (callgrind, one transaction per single-row write to
 -- ticket_notes): part 8's capture added 161,339 instructions to an insert on PostgreSQL 15 and
--- 139,866 on 18; this part's adds 150,389 and 130,964. Where they went (on 18):
+-- 139,866 on 18; this part's adds 150,389 and 130,964. Where they went (on 18, from scratch
+-- variants of the function measured the same way, not kept):
 --   * `if tg_op = 'INSERT'`: PL/pgSQL sets every IF's expression up again in each
 --     transaction; a function per operation needs none (about 2,300);
 --   * topic columns of types whose text is their JSON text (uuid, text, varchar, integers,
