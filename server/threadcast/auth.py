@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -95,8 +96,14 @@ def authenticate(request: HTTPConnection, settings: Settings) -> Principal:
 
 def issue(settings: Settings, sub: uuid.UUID, *, ttl_seconds: int = 86400) -> str:
     """A token for `sub`, signed with the configured HS256 secret (demo and CLI use)."""
-    now = int(time.time())
-    claims = {"sub": str(sub), "role": "authenticated", "iat": now, "exp": now + ttl_seconds}
+    now = time.time()
+    # `exp` is whole seconds: rounding up makes the token live at least `ttl_seconds`.
+    claims = {
+        "sub": str(sub),
+        "role": "authenticated",
+        "iat": int(now),
+        "exp": math.ceil(now) + ttl_seconds,
+    }
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
