@@ -373,7 +373,9 @@ def busy_cpu_seconds() -> float | None:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def run_pgbench(url: str, script: str, clients: int, seconds: float, ids: dict) -> float:
+def run_pgbench(
+    url: str, script: str, clients: int, seconds: float, ids: dict, synchronous_commit: str | None
+) -> float:
     params = conninfo_to_dict(url)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
@@ -385,8 +387,11 @@ def run_pgbench(url: str, script: str, clients: int, seconds: float, ids: dict) 
         "-h", str(params.get("host", "127.0.0.1")), "-p", str(params.get("port", 5432)),
         "-U", str(params.get("user", "postgres")), str(params.get("dbname", "postgres")),
     ]  # fmt: skip
+    env = dict(os.environ)
+    if synchronous_commit:
+        env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c synchronous_commit={synchronous_commit}"
     try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+        out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, env=env)
     finally:
         os.unlink(f.name)
     match = re.search(r"^tps = ([\d.]+)", out.stdout, re.MULTILINE)
@@ -411,6 +416,11 @@ def main() -> int:
     parser.add_argument(
         "--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
         help="measure only these variants (the baseline always runs)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--synchronous-commit", choices=["on", "off"],
+        help="the writers' synchronous_commit (default: the server's). `off`: commits do not"
+        " wait for the WAL flush, so a writer is bound by CPU alone",
     )  # fmt: skip
     args = parser.parse_args()
     if args.quick:
@@ -443,8 +453,9 @@ def main() -> int:
                     reset(url, ids)
                     cpu_before = busy_cpu_seconds()
                     tps = run_pgbench(
-                        url, script.format(table=table_of(variant)), clients, args.duration, ids
-                    )
+                        url, script.format(table=table_of(variant)), clients, args.duration, ids,
+                        args.synchronous_commit,
+                    )  # fmt: skip
                     cpu_after = busy_cpu_seconds()
                     raw[workload][variant].append(tps * rows)
                     if cpu_before is not None and cpu_after is not None:
@@ -488,7 +499,11 @@ def main() -> int:
             "postgresql": version,
             "server": kind,
         },
-        "parameters": {"duration_s": args.duration, "rounds": args.rounds},
+        "parameters": {
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+            "synchronous_commit": args.synchronous_commit or "the server's",
+        },
         "rows_per_s": raw,
         "median_rows_per_s": medians,
         "median_ratio_to_baseline": ratios,
@@ -502,7 +517,8 @@ def main() -> int:
 
     print(
         f"PostgreSQL {version} ({kind}), {os.cpu_count()} cores, {args.rounds} rounds x "
-        f"{args.duration:g} s; median rows/s (median ratio to baseline)"
+        f"{args.duration:g} s, synchronous_commit {args.synchronous_commit or 'as the server'};"
+        " median rows/s (median ratio to baseline)"
     )
     print(f"{'variant':18}" + "".join(f"{w:>22}" for w in workloads))
     for v in variants:

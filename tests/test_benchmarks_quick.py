@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +35,33 @@ def test_write_overhead_quick(server_url: str, tmp_path: Path) -> None:
         assert all(r > 0 for r in per_variant.values())
     # Edits run only where updates are captured, the shipped capture and its predecessor.
     assert set(ratios["update x 1"]) == {"baseline", "threadcast", "update_0008"}
+
+
+@pytest.mark.parametrize("setting", ["off", "on"])
+def test_write_overhead_gives_its_writers_the_synchronous_commit_asked_for(
+    empty_database_url: str, setting: str
+) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import write_overhead
+
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        conn.execute("create table seen (setting text)")
+        # The database's own default is the other value, so only the option can give this one.
+        conn.execute(
+            sql.SQL("alter database {} set synchronous_commit = {}").format(
+                sql.Identifier(conn.info.dbname), sql.SQL(_other(setting))
+            )
+        )
+    script = "insert into seen values (current_setting('synchronous_commit'));\n"
+    ids = dict.fromkeys(("thread", "ticket", "user", "note"), "x")
+    assert write_overhead.run_pgbench(empty_database_url, script, 1, 1, ids, setting) > 0
+    with psycopg.connect(empty_database_url) as conn:
+        seen = conn.execute("select distinct setting from seen").fetchall()
+    assert seen == [(setting,)]
+
+
+def _other(setting: str) -> str:
+    return "on" if setting == "off" else "off"
 
 
 def test_fanout_quick_delivers_every_event_to_every_client(server_url: str, tmp_path: Path) -> None:
