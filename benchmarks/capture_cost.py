@@ -50,6 +50,7 @@ VARIANTS = [
     "threadcast",
     "capture_0008",
     "capture_no_wake",
+    "row_only",
     "generic_0006",
     "empty_trigger",
     "log_only",

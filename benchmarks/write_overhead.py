@@ -69,6 +69,12 @@ VARIANTS = {
             referencing new table as new_rows for each statement
             execute function bench.capture_no_wake();
     """,
+    # The log row as the row alone (see bench.capture_row_only): what that design would gain.
+    "row_only": """
+        create trigger capture after insert on bench.notes_row_only
+            referencing new table as new_rows for each statement
+            execute function bench.capture_row_only();
+    """,
     # The shipped capture (realtime.enable()) on a copy of the table: threadcast's capture
     # without the real table's RLS and other triggers.
     "enabled_copy": """
@@ -212,6 +218,22 @@ begin
            operator(pg_catalog.||) pg_catalog.jsonb_build_object(
                'commit_timestamp', pg_catalog.statement_timestamp(), 'new', r.*)
       from new_rows as r;
+    return null;
+end $$;
+
+-- The alternative left for a decision (benchmarks/README.md): a log row holding only the row,
+-- the event's envelope (schema, table, eventType, commit_timestamp) added when it is read.
+-- 0009's function with the payload as `to_jsonb(r)`: a lower bound of that design's write
+-- cost, which would also store the event type and time in columns of their own.
+create function bench.capture_row_only() returns trigger language plpgsql security definer as $$
+begin
+    insert into realtime.messages (topic, event, schema_name, table_name, payload)
+    select 'ticket-threads:' operator(pg_catalog.||) coalesce(r.ticket_id::pg_catalog.text, ''),
+           'postgres_changes', 'public', 'ticket_notes', pg_catalog.to_jsonb(r.*)
+      from new_rows as r;
+    if found and realtime.wake_due() then
+        perform realtime.wake();
+    end if;
     return null;
 end $$;
 
