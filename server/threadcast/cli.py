@@ -81,9 +81,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # imported late: `threadcast token` and `migrate` need neither
 
     from threadcast.app import create_app
+    from threadcast.transports import release_closed_transports
 
     app = create_app(settings)
     tune_garbage_collector(settings.gc_young_threshold)
+    release_closed_transports()
     uvicorn.run(
         app,
         host=settings.host,
