@@ -101,7 +101,9 @@ def tune_garbage_collector(young_threshold: int) -> None:
     stalled every stream for ~190 ms, every few seconds (threadcast_gc_pause_seconds, during
     benchmarks/fanout.py at 500 events/s), because frames waiting a few ms in a queue outlived
     two young collections and counted as long-lived. A larger young threshold lets them die
-    young; what start-up imported is frozen out of every pass. 0 keeps CPython's defaults."""
+    young; what start-up imported is frozen out of every pass. 0 keeps CPython's defaults.
+    Full passes then come hours apart under steady load, so nothing the server makes per
+    connection may rely on them (see transports.py)."""
     if young_threshold <= 0:
         return
     gc.collect()
