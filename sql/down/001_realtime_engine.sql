@@ -7,7 +7,7 @@ do $$
 declare
     role_name text;
 begin
-    foreach role_name in array array['threadcast', 'authenticated', 'anon'] loop
+    foreach role_name in array array['threadcast_ai', 'threadcast', 'authenticated', 'anon'] loop
         begin
             execute format('drop role if exists %I', role_name);
         exception when dependent_objects_still_exist then
