@@ -195,7 +195,7 @@ begin
     loop
         -- `null not in (...)` is null, not true: a missing role must not read as the caller.
         if req.role is null or req.role not in ('anon', 'authenticated') then
-            raise exception 'read_batch: request % needs a role, anon or authenticated, got %',
+            raise exception 'read_batch: request %: role must be anon or authenticated, got %',
                 req.n, coalesce(pg_catalog.quote_literal(req.role), 'none')
                 using errcode = '22023';
         end if;

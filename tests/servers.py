@@ -12,6 +12,7 @@ import uvicorn
 
 from threadcast import auth
 from threadcast.app import create_app
+from threadcast.cli import uvicorn_config
 from threadcast.config import Settings
 
 TEST_SECRET = "threadcast-test-secret-0123456789abcdef"
@@ -68,13 +69,7 @@ def start_server(database_url: str, port: int | None = None, **overrides: object
         port=port or free_port(),
         **overrides,  # type: ignore[arg-type]
     )
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=settings.port,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
+    config = uvicorn_config(create_app(settings), settings, "warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True, name=f"uvicorn-{settings.port}")
     thread.start()

@@ -345,7 +345,9 @@ def test_a_capture_function_refuses_a_table_that_is_not_its_own(
 def test_read_batch_refuses_a_request_without_a_known_role(
     conn: psycopg.Connection, world: World, request_json: str
 ):
-    with pytest.raises(psycopg.errors.InvalidParameterValue, match="read_batch: request 0 needs"):
+    with pytest.raises(
+        psycopg.errors.InvalidParameterValue, match="read_batch: request 0: role must be anon"
+    ):
         conn.execute("select * from realtime.read_batch(%s)", (request_json % world.agent,))
 
 
@@ -359,6 +361,7 @@ def test_set_thread_ai_status_is_for_agents_and_ai_workers(
             user.execute(
                 "select public.set_thread_ai_status(%s, 'failed', null, 'x')", (world.thread,)
             )
+        assert refused.value.sqlstate == "TC403"
         as_user(user, world.agent)
         user.execute("select public.set_thread_ai_status(%s, 'started')", (world.thread,))
         as_user(user, world.other_agent)
@@ -375,7 +378,7 @@ def test_set_thread_ai_status_is_for_agents_and_ai_workers(
             assert state == ("processing",)
             # A worker that switches to authenticated is an end user again.
             as_user(ai, world.customer)
-            with pytest.raises(psycopg.Error, match="only an agent") as refused:
+            with pytest.raises(psycopg.Error, match="only an agent"):
                 ai.execute("select public.set_thread_ai_status(%s, 'completed')", (world.thread,))
     finally:
         conn.execute(f"drop role {worker}")

@@ -24,6 +24,7 @@ from threadcast.errors import HTTPError
 from threadcast.sqlfiles import queries
 
 STALE_VERSION = "TC409"  # SQLSTATE raised by public.bump_version()
+NOT_AN_AGENT = "TC403"  # SQLSTATE raised by public.set_thread_ai_status() for a customer
 IF_MATCH_RE = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 
 Handler = Callable[[Request, AsyncConnection], Awaitable[Response]]
@@ -84,14 +85,36 @@ def ok(body: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+def check_write_origin(request: Request) -> None:
+    """A write from a browser must come from this server's own origin or an allowed one.
+
+    Bearer tokens already keep other sites' forms out (they cannot set the header); this
+    refuses the rest of a cross-site write, e.g. from a page that got hold of a token."""
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser (curl, a service): nothing to check
+        return
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    allowed = request.app.state.cors_origins
+    if origin == own or "*" in allowed or origin in allowed:
+        return
+    raise HTTPError(
+        403,
+        "origin_not_allowed",
+        f"writes from origin {origin[:200]!r} are not allowed; add it to THREADCAST_CORS_ORIGINS",
+    )
+
+
 def as_caller(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Authenticate, run `handler` in a transaction as the caller, translate SQL errors."""
+    """Authenticate (Authorization header only), check a write's origin, run `handler` in a
+    transaction as the caller, translate SQL errors."""
 
     async def endpoint(request: Request) -> Response:
         try:
-            principal = auth.authenticate(request, request.app.state.settings)
+            principal = auth.authenticate(request, request.app.state.settings, header_only=True)
         except auth.AuthError as exc:
             raise HTTPError(401, "unauthorized", exc.message) from exc
+        if request.method not in ("GET", "HEAD"):
+            check_write_origin(request)
         try:
             async with as_identity(request.app.state.pool, principal.identity) as conn:
                 return await handler(request, conn)
@@ -305,6 +328,10 @@ async def set_ai_status(request: Request, conn: AsyncConnection) -> Response:
             )
     except psycopg.errors.InsufficientPrivilege as exc:  # 42501: not visible to the caller
         raise not_found("thread", thread_id) from exc
+    except psycopg.Error as exc:
+        if exc.sqlstate != NOT_AN_AGENT:
+            raise
+        raise HTTPError(403, "forbidden", "only the ticket's agents may set its AI status") from exc
     assert state is not None
     return ok(jsonable(state))
 

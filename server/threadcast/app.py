@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from threadcast import api, db, demo, metrics, migrations, stream
-from threadcast.config import Settings, cors_origins
+from threadcast.config import Settings, cors_origins, signing_key_problem
 from threadcast.errors import (
     DATABASE_UNAVAILABLE,
     HTTPError,
@@ -39,9 +39,11 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    # Anyone may ask, so it says only whether; the listener's errors (hosts, role names) and
+    # pid go to the log and /metrics' counters.
     listener: Listener = request.app.state.listener
     ready = listener.connected
-    body = {"status": "ready" if ready else "not ready", "listener": listener.status()}
+    body = {"status": "ready" if ready else "not ready", "listener": {"connected": ready}}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
@@ -71,6 +73,8 @@ def middleware(settings: Settings) -> list[Middleware]:
 def create_app(settings: Settings) -> Starlette:
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url")
+    if problem := signing_key_problem(settings):
+        raise ValueError(problem)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -128,6 +132,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.cors_origins = cors_origins(settings)
     app.state.metrics = metrics.Metrics()
     app.state.limiter = Limiter(settings)
     return app

@@ -11,7 +11,7 @@ import jwt
 from starlette.requests import HTTPConnection
 
 from threadcast import ThreadcastError
-from threadcast.config import Settings
+from threadcast.config import Settings, hs256_secret
 from threadcast.db import Identity
 
 MAX_TOKEN_BYTES = 8192
@@ -34,14 +34,20 @@ class Principal:
     expires_at: float
 
 
-def token_from(request: HTTPConnection) -> str:
-    """The bearer token: Authorization header, then access_token parameter, then cookie."""
+def token_from(request: HTTPConnection, *, header_only: bool = False) -> str:
+    """The bearer token: Authorization header, then access_token parameter, then cookie.
+
+    `header_only` is for the REST API: a cookie rides along on a cross-site request and a
+    query parameter ends up in logs and history, so only the stream (EventSource cannot set
+    headers) accepts them."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise AuthError("Authorization header must be 'Bearer <token>'")
         return value.strip()
+    if header_only:
+        raise AuthError("missing token: the REST API takes Authorization: Bearer <token> only")
     token = request.query_params.get("access_token") or request.cookies.get(COOKIE_NAME)
     if not token:
         raise AuthError("missing token: send Authorization: Bearer, access_token or a cookie")
@@ -51,7 +57,7 @@ def token_from(request: HTTPConnection) -> str:
 def verification_key(settings: Settings) -> tuple[str, list[str]]:
     if settings.jwt_public_key:
         return settings.jwt_public_key, ["RS256", "ES256"]
-    return settings.jwt_secret, ["HS256"]
+    return hs256_secret(settings), ["HS256"]
 
 
 def decode(token: str, settings: Settings, *, now: float | None = None) -> Principal:
@@ -90,8 +96,10 @@ def decode(token: str, settings: Settings, *, now: float | None = None) -> Princ
     return Principal(Identity(sub=sub, role=role), expires_at)
 
 
-def authenticate(request: HTTPConnection, settings: Settings) -> Principal:
-    return decode(token_from(request), settings)
+def authenticate(
+    request: HTTPConnection, settings: Settings, *, header_only: bool = False
+) -> Principal:
+    return decode(token_from(request, header_only=header_only), settings)
 
 
 def issue(settings: Settings, sub: uuid.UUID, *, ttl_seconds: int = 86400) -> str:
@@ -106,4 +114,4 @@ def issue(settings: Settings, sub: uuid.UUID, *, ttl_seconds: int = 86400) -> st
     }
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+    return jwt.encode(claims, hs256_secret(settings), algorithm="HS256")

@@ -10,13 +10,18 @@ import os
 import sys
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from threadcast import auth, client, demo, embedded, logs, migrations, payloads
-from threadcast.config import DEV_SECRET, Settings, cors_origins
+from threadcast.config import Settings, cors_origins, signing_key_problem
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
 
 log = logging.getLogger("threadcast")
 
@@ -50,6 +55,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "port": args.port or settings.port,
     }
     if settings.database_url:
+        if problem := signing_key_problem(settings):
+            print(f"threadcast: {problem}", file=sys.stderr)
+            return 2
         if not migrations.is_current(settings.database_url):
             print(
                 "threadcast: the database at DATABASE_URL is not migrated to revision"
@@ -66,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["demo"] = True
     settings = Settings.from_env(**overrides)
     base = f"http://{settings.host}:{settings.port}"
-    print(f"threadcast serving on {base}  (database: {settings.database_url})")
+    print(f"threadcast serving on {base}  (database: {without_password(settings.database_url)})")
     if not Settings.from_env().database_url:
         print(f"demo ticket: {demo.TICKET}")
         for user in demo.USERS:
@@ -76,8 +84,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"  stream with curl: curl -N -H 'Authorization: Bearer <token>'"
             f" {base}/v1/channels/ticket-threads:{demo.TICKET}/stream"
         )
-    if settings.jwt_secret == DEV_SECRET:
-        print("warning: THREADCAST_JWT_SECRET is not set; using the public development secret")
     import uvicorn  # imported late: `threadcast token` and `migrate` need neither
 
     from threadcast.app import create_app
@@ -86,14 +92,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     tune_garbage_collector(settings.gc_young_threshold)
     release_closed_transports()
-    uvicorn.run(
+    config = uvicorn_config(app, settings, args.log_level)
+    uvicorn.Server(config).run()
+    return 0
+
+
+def uvicorn_config(app: Starlette, settings: Settings, log_level: str) -> uvicorn.Config:
+    """How `threadcast serve` (and the tests' servers) run uvicorn."""
+    import uvicorn
+
+    proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        log_level=args.log_level,
+        log_level=log_level,
         timeout_graceful_shutdown=5,
+        # uvicorn believes X-Forwarded-For from loopback by default: anyone could pick their
+        # per-IP bucket, and behind a proxy all would share one. Only configured proxies.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
     )
-    return 0
+    # After Config, which (re)configures uvicorn's loggers.
+    logging.getLogger("uvicorn.access").addFilter(logs.RedactTokens())
+    return config
+
+
+def without_password(url: str | None) -> str:
+    """A database URL fit to print: its password masked."""
+    if not url:
+        return ""
+    params = conninfo_to_dict(url)
+    if "password" not in params:
+        return url
+    return make_conninfo(**(params | {"password": "***"}))
 
 
 def tune_garbage_collector(young_threshold: int) -> None:
@@ -124,8 +156,26 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Lists the privileges to tighten, each with the statement that does it; 1 if any."""
+    from threadcast import privileges
+
+    found = privileges.findings(_database_url_or_embedded(args))
+    for f in found:
+        print(f"{f.check}: {f.finding}\n    {f.fix}")
+    print(f"threadcast check: {len(found)} finding(s)" if found else "threadcast check: ok")
+    return 1 if found else 0
+
+
 def cmd_token(args: argparse.Namespace) -> int:
-    print(auth.issue(Settings.from_env(), args.sub, ttl_seconds=args.ttl))
+    settings = Settings.from_env()
+    # No database configured: the demo's, whose tokens the development secret signs.
+    settings = Settings.from_env(demo=not settings.database_url)
+    try:
+        print(auth.issue(settings, args.sub, ttl_seconds=args.ttl))
+    except ValueError as exc:
+        print(f"threadcast token: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -193,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser(
+        "check", help="list database privileges to tighten (PUBLIC's, definer functions')"
+    )
+    check.add_argument("--database-url", help="default: DATABASE_URL, else the embedded database")
+    check.set_defaults(func=cmd_check)
 
     migrate = sub.add_parser("migrate", help="apply (or revert) the schema migrations")
     migrate.add_argument("--database-url", help="default: DATABASE_URL, else the embedded database")

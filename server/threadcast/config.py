@@ -6,7 +6,10 @@ import os
 import re
 from dataclasses import dataclass, fields
 
+# Signs the demo's tokens only (`threadcast serve` on the embedded database); it is public, so
+# a server on a configured database refuses it.
 DEV_SECRET = "threadcast-dev-secret-change-me-0123456789"
+MIN_SECRET_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -17,8 +20,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
 
-    # Auth: HS256 shared secret by default; a PEM public key switches to RS256/ES256.
-    jwt_secret: str = DEV_SECRET
+    # Auth: an HS256 shared secret (at least 32 bytes), or a PEM public key for RS256/ES256.
+    # Neither is optional on a configured database; the demo signs with DEV_SECRET.
+    jwt_secret: str | None = None
     jwt_public_key: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = 0
@@ -56,6 +60,11 @@ class Settings:
     # Origins of browser apps on other sites that may call this server (CORS), comma-separated
     # ("https://app.example.com,https://admin.example.com"), or "*". Empty: same origin only.
     cors_origins: str = ""
+
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    # (comma-separated IPs or CIDRs, or "*"). Empty: forwarded headers are ignored and the
+    # per-IP limit counts the connecting address.
+    trusted_proxies: str = ""
 
     pool_min_size: int = 2
     pool_max_size: int = 10
@@ -96,3 +105,29 @@ def cors_origins(settings: Settings) -> list[str]:
     if "*" in origins and len(origins) > 1:
         raise ValueError("THREADCAST_CORS_ORIGINS: * allows every origin; list no others with it")
     return origins
+
+
+def signing_key_problem(settings: Settings) -> str | None:
+    """Why the server must not start with these keys, or None when they will do."""
+    if settings.demo or settings.jwt_public_key:
+        return None
+    secret = settings.jwt_secret
+    if not secret:
+        return (
+            "set THREADCAST_JWT_SECRET (a random string of at least 32 bytes, e.g. `openssl rand"
+            " -hex 32`) or THREADCAST_JWT_PUBLIC_KEY (a PEM public key) to verify tokens with"
+        )
+    if secret == DEV_SECRET:
+        return "THREADCAST_JWT_SECRET is the public development secret; choose your own"
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return f"THREADCAST_JWT_SECRET is shorter than {MIN_SECRET_BYTES} bytes; use a longer one"
+    return None
+
+
+def hs256_secret(settings: Settings) -> str:
+    """The shared secret tokens are signed and verified with."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if settings.demo:
+        return DEV_SECRET
+    raise ValueError(signing_key_problem(settings) or "no THREADCAST_JWT_SECRET")

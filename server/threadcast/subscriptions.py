@@ -219,11 +219,15 @@ def parse_channel(channel: str, catalog: Catalog) -> tuple[ChannelInfo, str]:
         raise bad_request(f"unknown channel prefix {match['prefix']!r} (known: {known})")
     key = match["key"]
     try:
-        parser_for(info.argument_type)(key)
+        value = parser_for(info.argument_type)(key)
     except ValueError as exc:
         raise bad_request(
             f"invalid channel {channel!r}: {key!r} is not a valid {info.argument_type}"
         ) from exc
+    # Topics in the log are the column's text: a uuid without dashes or in capitals, or an
+    # integer with a leading zero, must name the same channel (and receive its events).
+    if isinstance(value, uuid.UUID | int) and not isinstance(value, bool):
+        key = str(value)
     return info, key
 
 
@@ -291,4 +295,4 @@ def parse(channel: str, specs: list[str], catalog: Catalog, max_bindings: int) -
             Binding(event="*", schema=t.schema, table=t.table)
             for t in catalog.tables_on(info.prefix)
         ) + tuple(Binding(event=name) for name in sorted(CUSTOM_EVENTS))
-    return Subscription(channel, info, key, bindings)
+    return Subscription(info.prefix + key, info, key, bindings)
