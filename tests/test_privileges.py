@@ -382,3 +382,31 @@ def test_set_thread_ai_status_is_for_agents_and_ai_workers(
                 ai.execute("select public.set_thread_ai_status(%s, 'completed')", (world.thread,))
     finally:
         conn.execute(f"drop role {worker}")
+
+
+def test_threadcast_check_lists_what_to_tighten_until_it_is_tight(
+    conn: psycopg.Connection, database_url: str
+):
+    from threadcast import privileges
+
+    found = {f.finding: f.fix for f in privileges.findings(database_url)}
+    assert "PUBLIC may create temporary tables and types in this database" in found
+    assert "PUBLIC may connect to this database" in found
+    # A definer function of the DBA's own, written the way the engine's were before 0010.
+    conn.execute(
+        "create function public.own_helper() returns int language sql security definer"
+        " set search_path = '' as 'select 1'"
+    )
+    own = [f for f in privileges.findings(database_url) if "own_helper" in f.finding]
+    assert {f.finding.split(": ", 1)[1] for f in own} == {
+        "SECURITY DEFINER and executable by PUBLIC",
+        "SECURITY DEFINER without search_path = pg_catalog, pg_temp",
+    }
+    # Every fix it prints, run as printed, clears its finding.
+    dbname = conn.info.dbname
+    for fix in [f.fix for f in privileges.findings(database_url)]:
+        conn.execute(fix)
+    try:
+        assert privileges.findings(database_url) == []
+    finally:
+        conn.execute(f'grant temporary, connect on database "{dbname}" to public')

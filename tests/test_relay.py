@@ -156,7 +156,8 @@ def _threadcast(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 def test_serve_refuses_an_unmigrated_database_naming_the_command(empty_database_url: str) -> None:
-    result = _threadcast("serve", "--port", "1", env={"DATABASE_URL": empty_database_url})
+    env = {"DATABASE_URL": empty_database_url, "THREADCAST_JWT_SECRET": TEST_SECRET}
+    result = _threadcast("serve", "--port", "1", env=env)
     assert result.returncode == 2
     assert "threadcast migrate" in result.stderr
 
