@@ -11,9 +11,13 @@ Concurrency model (one event loop, so "synchronous" below means "no await in bet
   then, synchronously, either goes live (cursor == position) or reads again. Because fan-out and
   the switch to live never interleave, each event reaches a connection exactly once: by catch-up
   if it is at or before the position where the connection went live, by fan-out if after.
-* A connection's queue is bounded. When it is full the hub drops what was queued (never sent, so
-  the client's Last-Event-ID is still right) and queues a `reset`; the stream sends it and ends,
-  and the client resumes by Last-Event-ID. A slow client never blocks the dispatcher.
+* Catch-up waits for room in the connection's queue, so it runs at the client's reading speed:
+  a client any distance behind resumes exactly, never overflowing, with one chunk of payloads
+  and one queue in memory per connection. Only the connection's own task waits.
+* A live connection's queue is bounded. When it is full the hub drops what was queued (never
+  sent, so the client's Last-Event-ID is still right) and queues a `reset`; the stream sends it
+  and ends, and the client resumes by Last-Event-ID — paced, so a reconnect is never reset for
+  being slow before it is live again. A slow client never blocks the dispatcher.
 * A failed read for one identity resets that identity's connections and nobody else's.
 """
 
@@ -44,6 +48,7 @@ log = logging.getLogger(__name__)
 
 Position = tuple[int, int]  # (tick_id, message id): the log's total order
 CHUNK = 2000
+LIVE_HEADROOM_POLL_SECONDS = 0.005
 CATALOG_TTL_SECONDS = 10.0
 
 
@@ -79,6 +84,7 @@ class Connection:
     closed: bool = False
     announced: bool = False  # the `subscribed` frame was sent
     catching_up: asyncio.Task[None] | None = None
+    final: bytes | None = None  # the frame `reset` queued last; the stream ends with it
 
     @property
     def topic(self) -> str:
@@ -95,6 +101,14 @@ class Connection:
             return False
         return True
 
+    async def put(self, data: bytes) -> bool:
+        """Queue a frame once there is room (catch-up: the client's reading sets the pace, so
+        a client any distance behind resumes without overflowing); False once closed."""
+        if self.closed:
+            return False
+        await self.queue.put(data)
+        return not self.closed
+
     def reset(self, reason: str, message: str, kind: str = "reset") -> None:
         """End the stream with a system frame (`reset`, or `shutdown`); unsent frames are
         dropped, so the client's Last-Event-ID still points at what it really received."""
@@ -103,7 +117,10 @@ class Connection:
         self.closed = True
         while not self.queue.empty():
             self.queue.get_nowait()
-        self.queue.put_nowait(system_frame(kind, message, reason=reason))
+        # The stream ends at this frame: a catch-up woken by the room made here may still
+        # queue one more frame behind it, which is never sent.
+        self.final = system_frame(kind, message, reason=reason)
+        self.queue.put_nowait(self.final)
 
 
 @dataclass
@@ -281,6 +298,11 @@ class Hub:
                         await asyncio.wait_for(self.advanced.wait(), timeout=1.0)
                 continue
             if cursor == target:
+                if conn.queue.qsize() > conn.queue.maxsize // 2:
+                    # Live delivery cannot wait for room: go live with headroom, once the
+                    # client has read most of its replay; until then keep catching up.
+                    await asyncio.sleep(LIVE_HEADROOM_POLL_SECONDS)
+                    continue
                 self.go_live(conn)
                 return
             fetched = await self._positions(cursor, target, topics=[conn.topic])
@@ -290,7 +312,8 @@ class Hub:
                 events = await self._read_as(conn.identity, entries)
                 for event in coalesce_progress(events):
                     if conn.subscription.wants(event.entry.event, event.payload):
-                        if not conn.push(event.frame):
+                        # Paced by the client's reading: wait for room rather than overflow.
+                        if not await conn.put(event.frame):
                             return
                         self.metrics.events_delivered.inc()
             # A full chunk that ended before the target means there is more to read.

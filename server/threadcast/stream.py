@@ -142,8 +142,8 @@ async def relay(
         if cursor is None:
             hub.go_live(conn)
         elif state == "ok":
-            # Catch-up fills the queue while this generator drains it, so a long replay
-            # streams instead of overflowing.
+            # Catch-up fills the queue as fast as this generator drains it (it waits for
+            # room), so a replay of any length streams instead of overflowing.
             hub.start_catch_up(conn, cursor)
         else:
             # Older than retention, or from another database: a gap the client must fill by
@@ -172,7 +172,7 @@ async def relay(
                 data = await conn.queue.get()
                 yield data
                 frames += 1
-                if conn.closed and conn.queue.empty():
+                if conn.closed and (data is conn.final or conn.queue.empty()):
                     return  # that was a reset, `expired` or `shutdown`
         finally:
             expiry.cancel()
