@@ -125,8 +125,9 @@ def test_a_paused_client_closed_mid_backlog_by_the_send_timeout_resumes_exactly(
         expected = [f"big {i:06d} " + "x" * 20000 for i in range(1, 601)]
         token = server.token(world.agent)
         # A client that reads the response head, then stops reading for good.
-        sock = socket.create_connection(("127.0.0.1", server.port))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+        sock.connect(("127.0.0.1", server.port))
         sock.sendall(
             (
                 f"GET /v1/channels/{world.topic}/stream HTTP/1.1\r\nHost: x\r\n"
