@@ -113,22 +113,43 @@ def _parse_decimal(raw: str) -> Decimal:
 
 
 def _parse_int(raw: str) -> int:
-    if not re.fullmatch(r"-?\d{1,19}", raw):
+    if not re.fullmatch(r"-?[0-9]{1,19}", raw):
         raise ValueError(raw)
     return int(raw)
 
 
+def _ascii_only(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Python's int(), Decimal(), UUID() and fromisoformat() take digits of any script
+    (a full-width 1 is 1); PostgreSQL takes ASCII only, so the filter does too."""
+
+    def parse_ascii(raw: str) -> Any:
+        if not raw.isascii():
+            raise ValueError(raw)
+        return parse(raw)
+
+    return parse_ascii
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "uuid": _ascii_only(_parse_uuid),
+    "integer": _ascii_only(_parse_int),
+    "decimal": _ascii_only(_parse_decimal),
+    "boolean": _ascii_only(_parse_bool),
+    "timestamp": _ascii_only(_parse_timestamp),
+}
+
+
 def parser_for(pg_type: str) -> Callable[[str], Any]:
     if pg_type == "uuid":
-        return _parse_uuid
+        return _PARSERS["uuid"]
     if pg_type in ("smallint", "integer", "bigint"):
-        return _parse_int
+        return _PARSERS["integer"]
     if pg_type.startswith(("numeric", "real", "double precision")):
-        return _parse_decimal
+        return _PARSERS["decimal"]
     if pg_type == "boolean":
-        return _parse_bool
+        return _PARSERS["boolean"]
     if pg_type.startswith("timestamp"):
-        return _parse_timestamp
+        return _PARSERS["timestamp"]
     return str
 
 
@@ -259,7 +280,7 @@ def parse_filter(spec: str, table: TableInfo) -> Filter:
         values = tuple(parse(item) for item in raws)
     except ValueError as exc:
         raise bad_request(f"filter {spec!r}: value is not a valid {pg_type}") from exc
-    if op in ("lt", "lte", "gt", "gte") and parse is _parse_uuid:
+    if op in ("lt", "lte", "gt", "gte") and parse is _PARSERS["uuid"]:
         raise bad_request(f"filter {spec!r}: {op} is not supported on uuid columns")
     return Filter(column, op, values, parse)
 
