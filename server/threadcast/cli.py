@@ -101,6 +101,8 @@ def uvicorn_config(app: Starlette, settings: Settings, log_level: str) -> uvicor
     """How `threadcast serve` (and the tests' servers) run uvicorn."""
     import uvicorn
 
+    from threadcast.protocol import uvicorn_options
+
     proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     config = uvicorn.Config(
         app,
@@ -112,6 +114,8 @@ def uvicorn_config(app: Starlette, settings: Settings, log_level: str) -> uvicor
         # per-IP bucket, and behind a proxy all would share one. Only configured proxies.
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
+        # Oversized request heads answered in JSON, not by the parser in text/plain.
+        **uvicorn_options(settings.max_header_bytes),
     )
     # After Config, which (re)configures uvicorn's loggers.
     logging.getLogger("uvicorn.access").addFilter(logs.RedactTokens())

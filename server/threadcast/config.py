@@ -35,6 +35,10 @@ class Settings:
     idle_poll_seconds: float = 1.0  # fallback poll when no NOTIFY arrives
     read_connections: int = 2  # connections a batch's per-user reads are spread over
     queue_size: int = 1000  # frames a connection may have pending before it is reset
+    # Bytes of replayed frames a catching-up connection holds (its queue, and half as much
+    # again for the read in hand): the replay runs at the client's reading speed, so this
+    # bounds its memory at any distance.
+    catch_up_bytes: int = 1_048_576
     heartbeat_seconds: float = 15.0
     retry_ms: int = 1000  # EventSource reconnection hint
     send_timeout_seconds: float = 10.0
@@ -48,6 +52,9 @@ class Settings:
     connect_attempts_per_ip_per_minute: int = 120
     max_request_bytes: int = 1_048_576
     max_query_bytes: int = 8192
+    # Request line and headers: past it 414 (line) or 431 (headers) JSON (protocol.py); a
+    # 100 KB token still reaches auth and gets its 401.
+    max_header_bytes: int = 1_048_576
 
     # Demo mode (`threadcast serve` on the embedded database): /demo/users hands out tokens
     # for the seeded demo users so the page can offer a picker. Never on a real database.
