@@ -6,9 +6,10 @@ the client left and on another one."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -82,6 +83,36 @@ def test_the_default_queue_resumes_after_1500_missed(
     second.close()
 
 
+def wait_until(done: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def read_until(sock: socket.socket, marker: bytes) -> bytes:
+    received = bytearray()
+    while marker not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before {marker!r}"
+        received += chunk
+    return bytes(received)
+
+
+def paused_stream(server: RunningServer, world: World, resume_from: str | None) -> socket.socket:
+    """A raw stream with a tiny receive buffer, for a client that stops reading."""
+    sock = socket.socket()
+    # Before connecting, or the kernel has already offered the peer a big window.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    cursor = f"Last-Event-ID: {resume_from}\r\n" if resume_from else ""
+    sock.sendall(
+        f"GET /v1/channels/{world.topic}/stream HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {server.token(world.agent)}\r\n{cursor}\r\n".encode()
+    )
+    return sock
+
+
 def read_until_closed(sock: socket.socket) -> bytes:
     received = bytearray()
     while chunk := sock.recv(65536):
@@ -151,5 +182,91 @@ def test_a_paused_client_closed_mid_backlog_by_the_send_timeout_resumes_exactly(
         second.wait_for(lambda _: len(second.bodies()) == 600 - len(bodies), timeout=60)
         assert second.bodies() == expected[len(bodies) :]
         second.close()
+    finally:
+        server.stop()
+
+
+def system_frames(raw: bytes) -> list[dict[str, object]]:
+    frames = []
+    for block in raw.decode(errors="replace").split("\n\n"):
+        lines = block.splitlines()
+        if "event: system" in lines:
+            data = next(line for line in lines if line.startswith("data: "))
+            frames.append(json.loads(data[6:]))
+    return frames
+
+
+def big_notes(conn: psycopg.Connection, world: World, count: int, prefix: str) -> list[str]:
+    conn.execute(
+        "insert into ticket_notes (thread_id, ticket_id, author_id, body)"
+        " select %s, %s, %s, %s || lpad(i::text, 6, '0') || ' ' || repeat('x', 50000)"
+        "  from generate_series(1, %s) as i",
+        (world.thread, world.ticket, world.agent, prefix, count),
+    )
+    return [f"{prefix}{i:06d} " + "x" * 50000 for i in range(1, count + 1)]
+
+
+def test_a_slow_live_consumer_is_reset_after_its_queue_and_its_next_connection_resumes(
+    database_url: str, world: World, conn: psycopg.Connection
+) -> None:
+    # Each slow_consumer reset comes after every frame queued before it, each with its id, so
+    # the client's Last-Event-ID moves a whole queue on: never the same cursor reset twice.
+    server = start_server(database_url, queue_size=QUEUE, send_timeout_seconds=60.0)
+    try:
+        sock = paused_stream(server, world, None)
+        read_until(sock, b'"subscribed"')
+        expected = big_notes(conn, world, 10 * QUEUE, "live ")
+        resets = server.server.config.app.state.metrics.resets.labels(reason="slow_consumer")
+        wait_until(lambda: resets._value.get() >= 1)
+        sock.settimeout(10)
+        raw = read_until_closed(sock)
+        sock.close()
+        ids, bodies = event_ids_and_bodies(raw)
+        assert system_frames(raw)[-1]["reason"] == "slow_consumer"
+        assert QUEUE <= len(bodies) < len(expected)
+        assert bodies == expected[: len(bodies)]
+        # Reading at full speed from its last id: the rest, exactly, and no reset.
+        second = subscribe(server, world, world.agent, ids[-1])
+        second.wait_for(lambda _: len(second.bodies()) == len(expected) - len(bodies), timeout=60)
+        assert second.bodies() == expected[len(bodies) :]
+        assert [system_type(e) for e in second.events if e.event == "system"] == ["subscribed"]
+        second.close()
+    finally:
+        server.stop()
+
+
+def test_a_cursor_pruned_during_a_long_replay_gets_one_reset_never_a_gap(
+    database_url: str, world: World, conn: psycopg.Connection
+) -> None:
+    server = start_server(database_url, queue_size=QUEUE, send_timeout_seconds=60.0)
+    try:
+        first = subscribe(server, world, world.agent)
+        resume_from = first.last_id()
+        first.close()
+        expected = big_notes(conn, world, 300, "old ")
+        hub = server.server.config.app.state.hub
+        wait_until(lambda: hub.position > tuple(map(int, resume_from.split("-"))))
+        # The client replays from far behind, then stops reading: its replay waits for room.
+        sock = paused_stream(server, world, resume_from)
+        # Until its replay is stuck: a queue this full means the socket takes no more.
+        wait_until(
+            lambda: any(c.queue.qsize() >= 15 for g in hub.groups.values() for c in g.connections)
+        )
+        # Meanwhile the log moves on and retention prunes it past the client's cursor.
+        newer = write_notes(conn, world, 1, "newer ")
+        wait_until(lambda: hub.position[0] > 2)
+        conn.execute("update realtime.ticks set created_at = now() - interval '2 days'")
+        conn.execute("select realtime.prune(interval '1 day')")
+        assert newer
+        sock.settimeout(10)
+        raw = read_until(sock, b'"subscribed"')
+        sock.close()
+        _, bodies = event_ids_and_bodies(raw)
+        assert bodies == expected[: len(bodies)]  # what it got before the reset, exactly
+        assert len(bodies) < len(expected)
+        assert [(f["type"], f.get("reason")) for f in system_frames(raw)] == [
+            ("reset", "cursor_expired"),
+            ("subscribed", None),
+        ]
     finally:
         server.stop()

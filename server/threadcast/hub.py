@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 Position = tuple[int, int]  # (tick_id, message id): the log's total order
 CHUNK = 2000
-LIVE_HEADROOM_POLL_SECONDS = 0.005
 CATALOG_TTL_SECONDS = 10.0
 
 
@@ -77,50 +76,135 @@ class LogEntry:
 
 @dataclass(eq=False)
 class Connection:
+    """One stream's state and its bounded queue of frames: at most `limit` frames pending
+    (live delivery overflows past it), and, for catch-up, at most `budget` bytes."""
+
     identity: Identity
     subscription: Subscription
-    queue: asyncio.Queue[bytes]
+    limit: int
+    budget: int
     live: bool = False
     closed: bool = False
     announced: bool = False  # the `subscribed` frame was sent
     catching_up: asyncio.Task[None] | None = None
     final: bytes | None = None  # the frame `reset` queued last; the stream ends with it
+    pending_bytes: int = 0
+    # One slot past the limit, so the final frame always fits behind a full queue.
+    queue: asyncio.Queue[bytes] = field(init=False)
+    room: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(self.limit + 1)
 
     @property
     def topic(self) -> str:
         return self.subscription.channel
 
     def push(self, data: bytes) -> bool:
-        """Queue a frame; False if the queue overflowed (the connection is then reset)."""
+        """Queue a live frame; False if the queue overflowed (the connection is then reset)."""
         if self.closed:
             return False
-        try:
-            self.queue.put_nowait(data)
-        except asyncio.QueueFull:
-            self.reset("slow_consumer", "you fell behind; reconnect with Last-Event-ID to resume")
+        if self.queue.qsize() >= self.limit:
+            # What is queued still goes out before the reset, each frame with its id: the
+            # client's Last-Event-ID advances by a whole queue, so its next connection starts
+            # further on and is never reset for the same position twice.
+            self.reset(
+                "slow_consumer",
+                "you fell behind; reconnect with Last-Event-ID to resume",
+                keep_queued=True,
+            )
             return False
+        self._enqueue(data)
         return True
 
     async def put(self, data: bytes) -> bool:
-        """Queue a frame once there is room (catch-up: the client's reading sets the pace, so
-        a client any distance behind resumes without overflowing); False once closed."""
+        """Queue a catch-up frame once there is room: the client's reading sets the pace, so a
+        client any distance behind resumes without overflowing. False once closed."""
+        while not self.closed and not self._has_room(len(data)):
+            self.room.clear()
+            await self.room.wait()
         if self.closed:
             return False
-        await self.queue.put(data)
-        return not self.closed
+        self._enqueue(data)
+        return True
 
-    def reset(self, reason: str, message: str, kind: str = "reset") -> None:
-        """End the stream with a system frame (`reset`, or `shutdown`); unsent frames are
-        dropped, so the client's Last-Event-ID still points at what it really received."""
+    async def wait_headroom(self) -> None:
+        """Until at most half the queue is used (or the stream ended): live delivery cannot
+        wait for room, so a connection goes live with room to spare."""
+        while not self.closed and (
+            self.queue.qsize() > self.limit // 2 or self.pending_bytes > self.budget // 2
+        ):
+            self.room.clear()
+            await self.room.wait()
+
+    async def get(self, most_bytes: int) -> list[bytes]:
+        """The next frames to send (the stream's side of the queue): what is queued, up to
+        `most_bytes` (at least one frame), ending at the final frame if it is among them."""
+        frames = [await self.queue.get()]
+        size = len(frames[0])
+        while frames[-1] is not self.final and not self.queue.empty() and size < most_bytes:
+            frames.append(self.queue.get_nowait())
+            size += len(frames[-1])
+        self.pending_bytes -= size
+        self.room.set()
+        return frames
+
+    def _has_room(self, size: int) -> bool:
+        pending = self.queue.qsize()
+        # A frame bigger than the whole budget still goes, alone.
+        return pending < self.limit and (pending == 0 or self.pending_bytes + size <= self.budget)
+
+    def _enqueue(self, data: bytes) -> None:
+        self.queue.put_nowait(data)
+        self.pending_bytes += len(data)
+
+    def reset(
+        self, reason: str, message: str, kind: str = "reset", *, keep_queued: bool = False
+    ) -> None:
+        """End the stream with a system frame (`reset`, `expired` or `shutdown`). Unless
+        `keep_queued`, unsent frames are dropped (the stream ends at once), so the client's
+        Last-Event-ID still points at what it really received."""
         if self.closed:
             return
         self.closed = True
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        # The stream ends at this frame: a catch-up woken by the room made here may still
-        # queue one more frame behind it, which is never sent.
+        if not keep_queued:
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.pending_bytes = 0
         self.final = system_frame(kind, message, reason=reason)
-        self.queue.put_nowait(self.final)
+        self._enqueue(self.final)
+        self.room.set()  # a catch-up waiting for room sees the end
+
+
+@dataclass
+class ReadPage:
+    """One catch-up read: the frames to send, and where the next read starts."""
+
+    frames: list[bytes]
+    fetched: int
+    last: Position
+    more: bool
+    state: str  # the cursor's state after the read (cursor_state)
+
+
+@dataclass
+class Page:
+    """How many log entries one catch-up read asks for: as many as the queue holds (up to
+    CHUNK), fewer when rows are big, so one read's frames stay within half the byte budget."""
+
+    most: int
+    budget: int
+    entries: int = 0
+
+    def __post_init__(self) -> None:
+        self.entries = self.most
+
+    def resize(self, fetched: int, size: int) -> None:
+        """After a read of `fetched` entries whose frames came to `size` bytes."""
+        if fetched == 0 or size == 0:
+            return
+        fits = fetched * (self.budget // 2) // size
+        self.entries = max(1, min(self.most, fits, self.entries * 2))
 
 
 @dataclass
@@ -223,7 +307,9 @@ class Hub:
     # Connections -----------------------------------------------------------------------------
 
     def register(self, identity: Identity, subscription: Subscription) -> Connection:
-        conn = Connection(identity, subscription, asyncio.Queue(self.settings.queue_size))
+        conn = Connection(
+            identity, subscription, self.settings.queue_size, self.settings.catch_up_bytes
+        )
         self.groups.setdefault(identity, Group(identity)).connections.add(conn)
         self.subscribers[conn.topic].add(conn)
         self._count(conn, +1)
@@ -279,6 +365,20 @@ class Hub:
             ).fetchone()
         return row["state"] if row else "unknown"
 
+    def expire(self, conn: Connection, state: str) -> None:
+        """The cursor is older than retention (or from another database): a gap the client must
+        fill by refetching. It continues from here, live."""
+        self.metrics.resets.labels(reason=f"cursor_{state}").inc()
+        conn.push(
+            system_frame(
+                "reset",
+                "your position is no longer in the log; refetch and continue from here",
+                self.position,
+                reason=f"cursor_{state}",
+            )
+        )
+        self.go_live(conn)
+
     async def catch_up(self, conn: Connection, cursor: Position) -> None:
         """Deliver everything after `cursor`, then make the connection live (see module doc)."""
         try:
@@ -289,6 +389,7 @@ class Hub:
             conn.reset("read_failed", "could not read your missed events; reconnect to resume")
 
     async def _catch_up(self, conn: Connection, cursor: Position) -> None:
+        size = Page(min(CHUNK, conn.limit), conn.budget)
         while not conn.closed:
             target = self.position
             if cursor > target:
@@ -298,27 +399,65 @@ class Hub:
                         await asyncio.wait_for(self.advanced.wait(), timeout=1.0)
                 continue
             if cursor == target:
-                if conn.queue.qsize() > conn.queue.maxsize // 2:
-                    # Live delivery cannot wait for room: go live with headroom, once the
-                    # client has read most of its replay; until then keep catching up.
-                    await asyncio.sleep(LIVE_HEADROOM_POLL_SECONDS)
+                if conn.queue.qsize() > conn.limit // 2 or conn.pending_bytes > conn.budget // 2:
+                    await conn.wait_headroom()  # the position may move meanwhile: look again
                     continue
-                self.go_live(conn)
+                self.go_live(conn)  # synchronous with the comparison above
                 return
-            fetched = await self._positions(cursor, target, topics=[conn.topic])
-            entries = [e for e in fetched if e.position <= target]
-            if entries:
-                self.metrics.catch_up_reads.inc()
-                events = await self._read_as(conn.identity, entries)
-                for event in coalesce_progress(events):
-                    if conn.subscription.wants(event.entry.event, event.payload):
-                        # Paced by the client's reading: wait for room rather than overflow.
-                        if not await conn.put(event.frame):
-                            return
-                        self.metrics.events_delivered.inc()
-            # A full chunk that ended before the target means there is more to read.
-            full_chunk = len(fetched) == CHUNK and len(entries) == len(fetched)
-            cursor = entries[-1].position if full_chunk else target
+            if not await self._replay(conn, cursor, target, size):
+                return
+            cursor = target
+
+    async def _replay(
+        self, conn: Connection, cursor: Position, target: Position, size: Page
+    ) -> bool:
+        """Queue (cursor, target] page by page, reading the next page while the client drains
+        this one; False if the stream ended or the cursor expired meanwhile."""
+        ahead = asyncio.create_task(self._read_page(conn, cursor, target, size.entries))
+        try:
+            while True:
+                page = await ahead
+                if page.state != "ok":
+                    await conn.wait_headroom()
+                    if not conn.closed:
+                        self.expire(conn, page.state)
+                    return False
+                if page.more:
+                    ahead = asyncio.create_task(
+                        self._read_page(conn, page.last, target, size.entries)
+                    )
+                for data in page.frames:
+                    if not await conn.put(data):
+                        return False
+                    self.metrics.events_delivered.inc()
+                size.resize(page.fetched, sum(len(f) for f in page.frames))
+                if not page.more:
+                    return True
+        finally:
+            ahead.cancel()
+
+    async def _read_page(
+        self, conn: Connection, cursor: Position, target: Position, entries: int
+    ) -> ReadPage:
+        """Up to `entries` log entries after `cursor` (up to `target`), as the frames this
+        connection may see and wants, in log order."""
+        fetched = await self._positions(cursor, target, [conn.topic], limit=entries)
+        wanted = [e for e in fetched if e.position <= target]
+        frames: list[bytes] = []
+        if wanted:
+            self.metrics.catch_up_reads.inc()
+            events = await self._read_as(conn.identity, wanted)
+            frames = [
+                event.frame
+                for event in coalesce_progress(events)
+                if conn.subscription.wants(event.entry.event, event.payload)
+            ]
+        # A replay may take hours at a slow client's pace while retention prunes the log:
+        # if the cursor's tick is still there, nothing after it was pruned before this read.
+        state = await self.cursor_state(cursor)
+        # A full page that ended before the target means there is more to read.
+        more = len(fetched) == entries and len(wanted) == len(fetched)
+        return ReadPage(frames, len(fetched), wanted[-1].position if more else target, more, state)
 
     # Dispatch --------------------------------------------------------------------------------
 
@@ -388,13 +527,14 @@ class Hub:
         upto: Position,
         topics: list[str] | None,
         pool: AsyncConnectionPool | None = None,
+        limit: int = CHUNK,
     ) -> list[LogEntry]:
         params = {
             "after_tick": after[0],
             "after_id": after[1],
             "upto_tick": upto[0],
             "topics": topics,
-            "limit": CHUNK,
+            "limit": limit,
         }
         async with as_server(pool or self.pool) as conn:
             rows = await (await conn.execute(self.q["positions_after"], params)).fetchall()
@@ -479,6 +619,8 @@ class Hub:
                 self._observe_lag(event, now, lag_observed)
                 data = event.frame
                 for conn in live:
+                    if conn.closed:
+                        continue  # reset earlier in this batch: counted once, sent nothing more
                     if conn.topic == event.entry.topic and conn.subscription.wants(
                         event.entry.event, event.payload
                     ):
