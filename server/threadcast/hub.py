@@ -11,13 +11,23 @@ Concurrency model (one event loop, so "synchronous" below means "no await in bet
   then, synchronously, either goes live (cursor == position) or reads again. Because fan-out and
   the switch to live never interleave, each event reaches a connection exactly once: by catch-up
   if it is at or before the position where the connection went live, by fan-out if after.
-* Catch-up waits for room in the connection's queue, so it runs at the client's reading speed:
-  a client any distance behind resumes exactly, never overflowing, with one chunk of payloads
-  and one queue in memory per connection. Only the connection's own task waits.
-* A live connection's queue is bounded. When it is full the hub drops what was queued (never
-  sent, so the client's Last-Event-ID is still right) and queues a `reset`; the stream sends it
-  and ends, and the client resumes by Last-Event-ID — paced, so a reconnect is never reset for
-  being slow before it is live again. A slow client never blocks the dispatcher.
+* Catch-up is the connection's own task, paced by the client: it reads pages of the log (each
+  sized to half of catch_up_bytes, one page read ahead) and waits for room before queuing
+  each frame, so it runs at the client's reading speed and never overflows. A client any
+  distance behind resumes exactly, and holds at most a page in hand, a page read ahead and
+  catch_up_bytes of queue on the server. Only that task waits; nobody else is slowed.
+* After each page the cursor is checked against retention (cursor_state): a replay slower than
+  pruning gets one `reset` (cursor_expired) with the current position, then goes live.
+* A connection goes live only with half its queue free, because live delivery cannot wait:
+  the dispatcher queues synchronously and a full queue means the client fell behind.
+* Then the hub queues a `reset` (slow_consumer) behind what is already queued, and the stream
+  sends all of it and ends. Every frame before the reset carries its id, so the client's
+  Last-Event-ID moves a whole queue on and its next connection replays (paced) from there:
+  no cursor is reset twice for being slow. Shutdown, expiry and failed reads drop what was
+  queued instead (never sent, so Last-Event-ID is still right), to end at once. Do not make the
+  dispatcher wait for a slow client: one stalled socket would stall every stream.
+* The stream's task takes whatever is queued in one write (up to 64 KiB): a replay of 100,000
+  events spent most of its time in per-frame sends.
 * A failed read for one identity resets that identity's connections and nobody else's.
 """
 
