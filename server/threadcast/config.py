@@ -39,6 +39,8 @@ class Settings:
     # again for the read in hand): the replay runs at the client's reading speed, so this
     # bounds its memory at any distance.
     catch_up_bytes: int = 1_048_576
+    # ...and every connection together: past it catch-up reads wait for clients to drain.
+    catch_up_total_bytes: int = 33_554_432
     heartbeat_seconds: float = 15.0
     retry_ms: int = 1000  # EventSource reconnection hint
     send_timeout_seconds: float = 10.0

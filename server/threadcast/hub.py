@@ -85,6 +85,26 @@ class LogEntry:
 
 
 @dataclass(eq=False)
+class SharedBytes:
+    """Bytes queued on every connection of the hub together: catch-up reads wait while they
+    are over `limit`, so a storm of resuming clients reads no faster than they all drain."""
+
+    limit: int
+    used: int = 0
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add(self, size: int) -> None:
+        self.used += size
+        if self.used <= self.limit:
+            self.drained.set()
+
+    async def wait_room(self) -> None:
+        while self.used > self.limit:
+            self.drained.clear()
+            await self.drained.wait()
+
+
+@dataclass(eq=False)
 class Connection:
     """One stream's state and its bounded queue of frames: at most `limit` frames pending
     (live delivery overflows past it), and, for catch-up, at most `budget` bytes."""
@@ -93,6 +113,7 @@ class Connection:
     subscription: Subscription
     limit: int
     budget: int
+    shared: SharedBytes = field(default_factory=lambda: SharedBytes(1 << 62))
     live: bool = False
     closed: bool = False
     announced: bool = False  # the `subscribed` frame was sent
@@ -155,7 +176,7 @@ class Connection:
         while frames[-1] is not self.final and not self.queue.empty() and size < most_bytes:
             frames.append(self.queue.get_nowait())
             size += len(frames[-1])
-        self.pending_bytes -= size
+        self._account(-size)
         self.room.set()
         return frames
 
@@ -166,7 +187,17 @@ class Connection:
 
     def _enqueue(self, data: bytes) -> None:
         self.queue.put_nowait(data)
-        self.pending_bytes += len(data)
+        self._account(len(data))
+
+    def _account(self, size: int) -> None:
+        self.pending_bytes += size
+        self.shared.add(size)
+
+    def discard(self) -> None:
+        """Drop what is queued (never to be sent)."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self._account(-self.pending_bytes)
 
     def reset(
         self, reason: str, message: str, kind: str = "reset", *, keep_queued: bool = False
@@ -178,9 +209,7 @@ class Connection:
             return
         self.closed = True
         if not keep_queued:
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.pending_bytes = 0
+            self.discard()
         self.final = system_frame(kind, message, reason=reason)
         self._enqueue(self.final)
         self.room.set()  # a catch-up waiting for room sees the end
@@ -261,6 +290,7 @@ class Hub:
         self._catalog: Catalog | None = None
         self._catalog_loaded_at = 0.0
         self._reads = asyncio.Semaphore(max(1, settings.pool_max_size - 2))
+        self.queued = SharedBytes(settings.catch_up_total_bytes)
         self.q = queries("relay")
 
     # Lifecycle -------------------------------------------------------------------------------
@@ -318,7 +348,11 @@ class Hub:
 
     def register(self, identity: Identity, subscription: Subscription) -> Connection:
         conn = Connection(
-            identity, subscription, self.settings.queue_size, self.settings.catch_up_bytes
+            identity,
+            subscription,
+            self.settings.queue_size,
+            self.settings.catch_up_bytes,
+            self.queued,
         )
         self.groups.setdefault(identity, Group(identity)).connections.add(conn)
         self.subscribers[conn.topic].add(conn)
@@ -332,6 +366,7 @@ class Hub:
 
     def unregister(self, conn: Connection) -> None:
         conn.closed = True
+        conn.discard()  # its bytes no longer count against the hub's
         if conn.catching_up is not None:
             conn.catching_up.cancel()
         group = self.groups.get(conn.identity)
@@ -451,20 +486,25 @@ class Hub:
     ) -> ReadPage:
         """Up to `entries` log entries after `cursor` (up to `target`), as the frames this
         connection may see and wants, in log order."""
-        fetched = await self._positions(cursor, target, [conn.topic], limit=entries)
-        wanted = [e for e in fetched if e.position <= target]
-        frames: list[bytes] = []
+        # A few pages at a time hold connections; the rest wait here rather than in the pool,
+        # whose timeout would fail a storm of 1,000 resuming clients.
+        async with self._reads:
+            # Memory: while every stream together has catch_up_total_bytes queued, read no
+            # more (checked in turn, so a storm cannot pass it all at once).
+            await self.queued.wait_room()
+            fetched = await self._positions(cursor, target, [conn.topic], limit=entries)
+            wanted = [e for e in fetched if e.position <= target]
+            events = await self._read_as(conn.identity, wanted) if wanted else []
+            # A replay may take hours at a slow client's pace while retention prunes the log:
+            # if the cursor's tick is still there, nothing after it was pruned before the read.
+            state = await self.cursor_state(cursor)
         if wanted:
             self.metrics.catch_up_reads.inc()
-            events = await self._read_as(conn.identity, wanted)
-            frames = [
-                event.frame
-                for event in coalesce_progress(events)
-                if conn.subscription.wants(event.entry.event, event.payload)
-            ]
-        # A replay may take hours at a slow client's pace while retention prunes the log:
-        # if the cursor's tick is still there, nothing after it was pruned before this read.
-        state = await self.cursor_state(cursor)
+        frames = [
+            event.frame
+            for event in coalesce_progress(events)
+            if conn.subscription.wants(event.entry.event, event.payload)
+        ]
         # A full page that ended before the target means there is more to read.
         more = len(fetched) == entries and len(wanted) == len(fetched)
         return ReadPage(frames, len(fetched), wanted[-1].position if more else target, more, state)
@@ -552,8 +592,7 @@ class Hub:
 
     async def _read_as(self, identity: Identity, entries: list[LogEntry]) -> list[DecodedEvent]:
         """The entries this identity may see, in log order, read under its RLS."""
-        async with self._reads:
-            visible = await reader.read_one(self.pool, identity, [e.position[1] for e in entries])
+        visible = await reader.read_one(self.pool, identity, [e.position[1] for e in entries])
         return self._decode(entries, visible)
 
     def _decode(

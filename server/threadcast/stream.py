@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 CURSOR_RE = re.compile(r"^([0-9]{1,18})-([0-9]{1,18})$")  # ASCII digits: \d takes any script
 SHUTDOWN_GRACE_SECONDS = 1.0
-WRITE_BYTES = 65536  # frames joined into one write, at most (a bigger frame goes alone)
+WRITE_BYTES = 16384  # frames joined into one write, at most (a bigger frame goes alone)
 
 
 def parse_cursor(raw: str | None) -> Position | None:
