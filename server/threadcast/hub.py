@@ -86,8 +86,9 @@ class LogEntry:
 
 @dataclass(eq=False)
 class SharedBytes:
-    """Bytes queued on every connection of the hub together: catch-up reads wait while they
-    are over `limit`, so a storm of resuming clients reads no faster than they all drain."""
+    """Bytes of frames queued on every connection of the hub, and of replay pages in hand:
+    catch-up reads wait while they are over `limit`, so a storm of resuming clients reads no
+    faster than they all drain."""
 
     limit: int
     used: int = 0
@@ -224,6 +225,7 @@ class ReadPage:
     last: Position
     more: bool
     state: str  # the cursor's state after the read (cursor_state)
+    held: int = 0  # bytes of frames not yet queued, counted in Hub.queued
 
 
 @dataclass
@@ -459,6 +461,7 @@ class Hub:
         """Queue (cursor, target] page by page, reading the next page while the client drains
         this one; False if the stream ended or the cursor expired meanwhile."""
         ahead = asyncio.create_task(self._read_page(conn, cursor, target, size.entries))
+        page: ReadPage | None = None
         try:
             while True:
                 page = await ahead
@@ -472,6 +475,8 @@ class Hub:
                         self._read_page(conn, page.last, target, size.entries)
                     )
                 for data in page.frames:
+                    page.held -= len(data)  # from the page in hand to the queue
+                    self.queued.add(-len(data))
                     if not await conn.put(data):
                         return False
                     self.metrics.events_delivered.inc()
@@ -479,7 +484,19 @@ class Hub:
                 if not page.more:
                     return True
         finally:
-            ahead.cancel()
+            self._release(page, ahead)
+
+    def _release(self, page: ReadPage | None, ahead: asyncio.Task[ReadPage]) -> None:
+        """A replay that ends: what it read but never queued no longer counts."""
+        if page is not None:
+            self.queued.add(-page.held)
+            page.held = 0
+        if ahead.done() and not ahead.cancelled() and ahead.exception() is None:
+            unread = ahead.result()
+            if unread is not page:
+                self.queued.add(-unread.held)
+                unread.held = 0
+        ahead.cancel()
 
     async def _read_page(
         self, conn: Connection, cursor: Position, target: Position, entries: int
@@ -507,7 +524,10 @@ class Hub:
         ]
         # A full page that ended before the target means there is more to read.
         more = len(fetched) == entries and len(wanted) == len(fetched)
-        return ReadPage(frames, len(fetched), wanted[-1].position if more else target, more, state)
+        held = sum(len(f) for f in frames)
+        self.queued.add(held)  # pages in hand count against the hub's budget too
+        last = wanted[-1].position if more else target
+        return ReadPage(frames, len(fetched), last, more, state, held)
 
     # Dispatch --------------------------------------------------------------------------------
 
