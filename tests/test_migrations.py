@@ -1,5 +1,7 @@
-"""Migrations: up, down, up again; offline DDL; and the canonical sql/ equals `alembic upgrade
-head` (procrastinate's schema-vs-migrations test)."""
+"""Migrations: up, down, up again; offline DDL; and the canonical schema (sql/realtime.sql,
+sql/ticket_app.sql) equals `alembic upgrade head` (procrastinate's schema-vs-migrations test):
+an edit of a canonical file without a revision, or a revision without the canonical edit,
+fails it."""
 
 from __future__ import annotations
 
@@ -51,6 +53,18 @@ select format('policy %s.%s %s %s %s roles=%s using=%s check=%s', schemaname, ta
               policyname, permissive, cmd, roles, qual, with_check)
   from pg_policies where schemaname in ('public', 'realtime')
 union all
+select format('comment function %s %s', p.oid::regprocedure, d.description)
+  from pg_description d join pg_proc p on p.oid = d.objoid and d.classoid = 'pg_proc'::regclass
+  join ours o on o.oid = p.pronamespace
+union all
+select format('comment relation %s %s %s', c.oid::regclass, d.objsubid, d.description)
+  from pg_description d join pg_class c on c.oid = d.objoid and d.classoid = 'pg_class'::regclass
+  join ours o on o.oid = c.relnamespace
+union all
+select format('comment schema %s %s', n.nspname, d.description)
+  from pg_description d join pg_namespace n on n.oid = d.objoid
+   and d.classoid = 'pg_namespace'::regclass and n.nspname in ('public', 'realtime')
+union all
 select format('data %s', row(t.*)) from realtime.tables t
 union all
 select format('data %s', row(c.*)) from realtime.channels c
@@ -77,9 +91,13 @@ def our_objects(url: str) -> list[str]:
         ]
 
 
+# The canonical schema, one file per install track, engine first.
+CANONICAL_FILES = ("realtime.sql", "ticket_app.sql")
+
+
 def apply_canonical_sql(url: str) -> None:
     with psycopg.connect(url) as conn:
-        for name in sorted(p.name for p in sqlfiles.sql_dir().glob("0*.sql")):
+        for name in CANONICAL_FILES:
             with conn.transaction():
                 conn.execute(sqlfiles.read(name))
 

@@ -1,0 +1,939 @@
+-- threadcast realtime engine: the current definition of every object, in one place.
+--
+-- A reusable schema that turns table changes into a durable, ordered event log that every
+-- reader reads under row-level security. Nothing here knows about tickets: `realtime.enable()`
+-- is all an application table needs (sql/ticket_app.sql is one such application). The alembic
+-- revisions in alembic/versions/ build the same schema step by step; tests/test_migrations.py
+-- fails when this file and they disagree, so a schema change is an edit here plus a revision.
+--
+-- How ordering works (after PgQ): writers append to realtime.messages with their transaction
+-- id. A reader never trusts `id > cursor`, because transactions commit in a different order
+-- than they draw ids. Instead realtime.tick() takes a snapshot and records, as one "tick", the
+-- ids of every event that became visible since the previous tick's snapshot. Ticks are created
+-- one at a time, so every replica sees the same ticks with the same events in the same order.
+-- An event's position is (tick_id, id); resuming from a position is an index seek on ticks.
+--
+-- Every function with a SET search_path names pg_catalog, pg_temp: with pg_temp last, a
+-- caller's temporary schema cannot shadow a type or relation (docs/security.md).
+
+-- Roles ---------------------------------------------------------------------------------------
+
+
+-- Roles are cluster-wide: create them only if another database has not already done so.
+do $$
+begin
+    if not exists (select from pg_catalog.pg_roles where rolname = 'anon') then
+        create role anon nologin;
+    end if;
+    if not exists (select from pg_catalog.pg_roles where rolname = 'authenticated') then
+        create role authenticated nologin;
+    end if;
+    -- The server logs in as threadcast and reads as each user with SET LOCAL ROLE.
+    if not exists (select from pg_catalog.pg_roles where rolname = 'threadcast') then
+        create role threadcast login;
+    end if;
+end
+$$;
+
+grant anon, authenticated to threadcast;
+
+create schema realtime;
+comment on schema realtime is 'threadcast realtime engine: change log, ticks, RLS-filtered reads';
+
+grant usage on schema realtime to anon, authenticated, threadcast;
+
+-- Tables --------------------------------------------------------------------------------------
+
+-- The durable log. payload is the exact document clients receive.
+create table realtime.messages (
+    id bigint generated always as identity primary key,
+    -- Writer's transaction id (xid8 as bigint, so a BRIN index can cover it).
+    txid bigint not null default (pg_catalog.pg_current_xact_id()::text::bigint),
+    topic text not null,
+    event text not null,
+    -- Source table of a postgres_changes event; the RLS policy for that table applies.
+    schema_name text,
+    table_name text,
+    payload jsonb not null,
+    -- The row an UPDATE variant is judged against but does not reveal (see
+    -- create_capture_function). No user may read it; the log's policies may.
+    counterpart jsonb
+);
+
+-- Writers append in txid order almost exactly, so a BRIN index finds recent and in-flight
+-- transactions for a few bytes per range. Ranges are 8 pages: the newest range always
+-- matches, and tick() rechecks every row in it. No autosummarize: with small ranges it
+-- overflows autovacuum's work-item queue; the relay calls realtime.summarize() instead.
+create index messages_txid_brin on realtime.messages
+    using brin (txid) with (autosummarize = off, pages_per_range = 8);
+
+alter table realtime.messages enable row level security;
+-- Users read only these columns, never counterpart, and only the rows a policy admits.
+revoke all on realtime.messages from public;
+grant select (id, txid, topic, event, schema_name, table_name, payload)
+    on realtime.messages to authenticated;
+
+-- One row per batch of newly visible events, in commit-visibility order.
+create table realtime.ticks (
+    tick_id bigint primary key,
+    snapshot pg_catalog.pg_snapshot not null,
+    message_ids bigint[] not null,
+    created_at timestamptz not null default pg_catalog.clock_timestamp()
+);
+
+-- Tick 0: nothing before this install is an event.
+insert into realtime.ticks (tick_id, snapshot, message_ids)
+values (0, pg_catalog.pg_current_snapshot(), '{}');
+
+-- Tables whose changes are captured, and how their topic is built.
+create table realtime.tables (
+    schema_name text not null,
+    table_name text not null,
+    topic_template text not null,
+    -- The template split into literal, column, literal, column, ... parts.
+    topic_parts text[] not null,
+    -- Row-level visibility rule, shared with the table's own RLS policy.
+    visible_function text not null,
+    -- The functions enable() generated to capture inserts, deletes and updates.
+    capture_function text,
+    capture_delete_function text,
+    capture_update_function text,
+    primary key (schema_name, table_name)
+);
+
+-- Channels clients may subscribe to: a topic prefix and the function that decides, as the
+-- subscribing user, whether they may (its one argument is the rest of the channel name).
+create table realtime.channels (
+    prefix text primary key check (prefix ~ '^[a-z][a-z0-9_-]*:$'),
+    authorize_function text not null,
+    argument_type text not null
+);
+
+grant select on realtime.tables, realtime.channels to threadcast, authenticated;
+
+-- Rate limiter for wake-ups; unlogged because losing it in a crash only costs one notify.
+create unlogged table realtime.wakeup (
+    id int primary key check (id = 1),
+    notified_at timestamptz not null
+);
+
+insert into realtime.wakeup (id, notified_at) values (1, '-infinity');
+
+-- Identity -----------------------------------------------------------------------------------
+
+
+-- The caller's JWT claims, as set by the server with set_config('request.jwt.claims', ...).
+create function realtime.claims() returns jsonb
+language sql stable parallel safe
+as $$
+    select coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), ''), '{}')::jsonb
+$$;
+
+-- The caller's user id (the `sub` claim), or null when there is none or it is not a uuid.
+-- The server also sets request.jwt.claim.sub (as PostgREST does), which spares parsing the
+-- claims document. One expression, no FROM: keep it inlinable (the sub is computed twice,
+-- which costs less than a subquery).
+create function realtime.uid() returns uuid
+language sql stable parallel safe
+as $$
+    select case
+        when coalesce(nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
+                      realtime.claims() ->> 'sub')
+             operator(pg_catalog.~*) '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+        then coalesce(nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
+                      realtime.claims() ->> 'sub')::uuid
+    end
+$$;
+
+-- The caller's role claim (anon, authenticated, ...).
+create function realtime.role() returns text
+language sql stable parallel safe
+as $$
+    select realtime.claims() ->> 'role'
+$$;
+
+grant execute on function realtime.claims(), realtime.uid(), realtime.role()
+    to anon, authenticated, threadcast;
+
+-- Writing -------------------------------------------------------------------------------------
+
+
+-- The current 50 ms interval of the clock, as text (epoch seconds x 20).
+create function realtime.wake_bucket() returns text
+language sql volatile
+as $$
+    select ((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())
+             operator(pg_catalog.*) 20::pg_catalog.float8)::pg_catalog.int8)::pg_catalog.text
+$$;
+
+-- Whether a writer should call wake(): not if this session called it in the current 50 ms
+-- interval (wake() reads the shared row and notifies if nobody has for 50 ms). Any other value
+-- a session sets counts as "not this interval", so none can stop its wake-ups for longer than
+-- 50 ms. Inlined into the capture functions, which run as their owner: every name is qualified.
+create function realtime.wake_due() returns boolean
+language sql volatile
+as $$
+    select coalesce(pg_catalog.current_setting('realtime.wake_bucket', true)
+                    operator(pg_catalog.<>) realtime.wake_bucket(), true)
+$$;
+
+-- Wakes listeners, at most once per 50 ms across the whole database, and records for the
+-- session that it looked in this interval, for wake_due() (a session setting, not SET LOCAL:
+-- it outlives the transaction; a rollback undoes it).
+--
+-- Measured at 8 writers (benchmarks/write_overhead.py): any NOTIFY in every transaction halves
+-- insert throughput, because NOTIFY takes a database-wide lock held through commit. So writers
+-- notify only when nobody has in the last 50 ms; a listener that was woken keeps polling for
+-- longer than that, which covers the writers that stayed quiet. The payload is empty: a
+-- notification is a wake-up, never data, so no row size is bounded by NOTIFY's 8000 bytes.
+create function realtime.wake() returns void
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if (select notified_at from realtime.wakeup where id = 1)
+            < pg_catalog.clock_timestamp() - interval '50 ms' then
+        -- Skip if another writer is notifying right now: its wake-up serves us too.
+        perform from realtime.wakeup where id = 1 for update skip locked;
+        if found then
+            update realtime.wakeup set notified_at = pg_catalog.clock_timestamp() where id = 1;
+            perform pg_catalog.pg_notify('threadcast_v1', '');
+        end if;
+    end if;
+    perform pg_catalog.set_config('realtime.wake_bucket', realtime.wake_bucket(), false);
+end
+$$;
+
+-- Appends a custom event (for example ai_status) to the log.
+create function realtime.send(topic text, event text, payload jsonb) returns bigint
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    message_id bigint;
+begin
+    if topic is null or topic = '' then
+        raise exception 'realtime.send: topic must not be empty' using errcode = '22023';
+    end if;
+    if event is null or event !~ '^[a-z][a-z0-9_]{0,62}$' or event in ('postgres_changes', 'system') then
+        raise exception 'realtime.send: invalid event name %', event
+            using errcode = '22023',
+                  hint = 'lowercase letters, digits and _; postgres_changes and system are reserved';
+    end if;
+    if payload is null or pg_catalog.jsonb_typeof(payload) <> 'object' then
+        raise exception 'realtime.send: payload must be a JSON object' using errcode = '22023';
+    end if;
+    insert into realtime.messages (topic, event, payload)
+    values (topic, event, payload)
+    returning id into message_id;
+    perform realtime.wake();
+    return message_id;
+end
+$$;
+
+-- Renders a topic from its parts (literal, column, literal, ...) and a row. PL/pgSQL: a SQL
+-- function that cannot be inlined is planned again on every call, once per captured row.
+create function realtime.render_topic(parts text[], row_data jsonb) returns text
+language plpgsql immutable parallel safe
+as $$
+declare
+    topic text := coalesce(parts[1], '');
+begin
+    for i in 2..coalesce(array_length(parts, 1), 0) by 2 loop
+        topic := topic || coalesce(row_data ->> parts[i], '') || coalesce(parts[i + 1], '');
+    end loop;
+    return topic;
+end
+$$;
+
+-- The payload every client receives, the same for every table and matching Supabase's
+-- postgres_changes. commit_timestamp is the time of the writing statement: a trigger cannot
+-- see its transaction's commit time.
+create function realtime.change_payload(
+    schema_name text, table_name text, event_type text, new_row jsonb, old_row jsonb
+) returns jsonb
+language sql stable parallel safe
+as $$
+    select jsonb_build_object(
+        'schema', schema_name,
+        'table', table_name,
+        'commit_timestamp', pg_catalog.statement_timestamp(),
+        'eventType', event_type,
+        'new', coalesce(new_row, '{}'),
+        'old', old_row,
+        'errors', null
+    )
+$$;
+
+-- Splits 'ticket-threads:{ticket_id}' into {'ticket-threads:', 'ticket_id'}.
+create function realtime.parse_topic_template(template text) returns text[]
+language plpgsql immutable
+as $$
+declare
+    parts text[] := '{}';
+    rest text := template;
+    match text[];
+begin
+    if template is null or template = '' then
+        raise exception 'realtime: topic template must not be empty' using errcode = '22023';
+    end if;
+    loop
+        match := pg_catalog.regexp_match(rest, '^([^{}]*)\{([a-z_][a-z0-9_]*)\}(.*)$');
+        exit when match is null;
+        parts := parts || match[1] || match[2];
+        rest := match[3];
+    end loop;
+    if rest ~ '[{}]' then
+        raise exception 'realtime: malformed topic template %', template
+            using errcode = '22023', hint = 'write columns as {column_name}, e.g. ticket-threads:{ticket_id}';
+    end if;
+    return parts || rest;
+end
+$$;
+
+-- The topic of a row as SQL over the row `row_alias` (r in the statement functions, new or
+-- old in the row-level UPDATE one): literals and columns, each column the text of its JSON
+-- value, as render_topic() gives it from to_jsonb(row), a NULL column as ''. For these types
+-- that is the column cast to text (not bpchar, whose cast drops trailing blanks, nor domains,
+-- which keep the general path).
+create function realtime.topic_sql(tbl regclass, parts text[], row_alias text) returns text
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    topic_sql text := pg_catalog.quote_literal(coalesce(parts[1], ''));
+    column_type regtype;
+begin
+    for i in 2..coalesce(pg_catalog.array_length(parts, 1), 0) by 2 loop
+        select a.atttypid into column_type
+          from pg_catalog.pg_attribute a
+         where a.attrelid = tbl and a.attname = parts[i] and a.attnum > 0 and not a.attisdropped;
+        topic_sql := topic_sql || pg_catalog.format(' operator(pg_catalog.||) coalesce(%s, '''')',
+            case when column_type in ('pg_catalog.text', 'pg_catalog.varchar', 'pg_catalog.uuid',
+                                      'pg_catalog.int2', 'pg_catalog.int4', 'pg_catalog.int8',
+                                      'pg_catalog.bool')
+                 then pg_catalog.format('%I.%I::pg_catalog.text', row_alias, parts[i])
+                 else pg_catalog.format('pg_catalog.to_jsonb(%I.%I) operator(pg_catalog.#>>) ''{}''',
+                                        row_alias, parts[i])
+            end)
+            || case when coalesce(parts[i + 1], '') = '' then ''
+                    else pg_catalog.format(' operator(pg_catalog.||) %L', parts[i + 1]) end;
+    end loop;
+    return topic_sql;
+end
+$$;
+
+-- Creates (or replaces) the capture function of one table for one operation and returns its
+-- name: statement-level for 'INSERT' and 'DELETE', reading the transition table once; row-level
+-- for 'UPDATE', which logs three variants of each row (sql/004_update_visibility.sql). They run
+-- as their owner without SET search_path (sql/008_capture_without_set.sql measured what the SET
+-- costs a writer), so every name in them, types and operators included, is qualified and the
+-- caller's path cannot reach them (tests/test_privileges.py tries). Each refuses any table but
+-- its own, and only the owner may attach it.
+create function realtime.create_capture_function(tbl regclass, parts text[], operation text)
+returns text
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    rel_schema text;
+    rel_name text;
+    function_name text;
+    document jsonb;
+begin
+    if operation is null or operation not in ('INSERT', 'DELETE', 'UPDATE') then
+        raise exception 'realtime.create_capture_function: operation must be INSERT, DELETE or UPDATE, not %',
+            coalesce(operation, 'NULL') using errcode = '22023';
+    end if;
+    select n.nspname, c.relname into rel_schema, rel_name
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where c.oid = tbl;
+    -- Readable, within 63 bytes, and different for every schema-qualified table name.
+    function_name := pg_catalog.format('capture_%s_%s_%s', pg_catalog.lower(operation),
+        pg_catalog.left(rel_name, 30),
+        pg_catalog.left(pg_catalog.md5(rel_schema || '.' || rel_name), 12));
+    document := pg_catalog.jsonb_build_object('schema', rel_schema, 'table', rel_name,
+                                              'errors', null);
+
+    if operation = 'UPDATE' then
+        -- One statement: each row is converted to JSON once (`offset 0` keeps the planner
+        -- from copying the conversions into every variant), then the three variants.
+        execute pg_catalog.format($fn$
+create or replace function realtime.%1$I() returns trigger
+language plpgsql security definer
+as $body$
+-- No SET search_path (see sql/008_capture_without_set.sql): every name, type and operator
+-- is qualified. It refuses to run for any table but its own (sql/010_privileges.sql).
+begin
+    if tg_table_name operator(pg_catalog.<>) %4$L
+            or tg_table_schema operator(pg_catalog.<>) %3$L then
+        raise exception 'realtime: %% captures %%.%% only, not %%.%%', %1$L, %3$L, %4$L,
+            tg_table_schema, tg_table_name using errcode = '42501';
+    end if;
+    insert into realtime.messages (topic, event, schema_name, table_name, payload, counterpart)
+    select v.topic, 'postgres_changes', %3$L, %4$L,
+           v.document operator(pg_catalog.||) v.rows, v.counterpart
+      from (select pg_catalog.to_jsonb(new) as new_row, pg_catalog.to_jsonb(old) as old_row,
+                   %2$s as new_topic, %5$s as old_topic,
+                   pg_catalog.statement_timestamp() as stamp
+            offset 0) as r,
+           lateral (values
+               (r.new_topic, %6$L::pg_catalog.jsonb,
+                pg_catalog.jsonb_build_object('commit_timestamp', r.stamp,
+                                              'new', r.new_row, 'old', r.old_row),
+                null::pg_catalog.jsonb),
+               (r.new_topic, %7$L::pg_catalog.jsonb,
+                pg_catalog.jsonb_build_object('commit_timestamp', r.stamp, 'new', r.new_row),
+                r.old_row),
+               (r.old_topic, %8$L::pg_catalog.jsonb,
+                pg_catalog.jsonb_build_object('commit_timestamp', r.stamp, 'old', r.old_row),
+                case when r.old_topic operator(pg_catalog.=) r.new_topic then r.new_row end)
+           ) as v (topic, document, rows, counterpart);
+    if realtime.wake_due() then
+        perform realtime.wake();
+    end if;
+    return null;
+end
+$body$
+$fn$, function_name, realtime.topic_sql(tbl, parts, 'new'), rel_schema, rel_name,
+          realtime.topic_sql(tbl, parts, 'old'),
+          (document || '{"eventType": "UPDATE"}')::text,
+          (document || '{"eventType": "UPDATE", "old": null}')::text,
+          (document || '{"eventType": "DELETE", "new": {}}')::text);
+    else
+        -- `r.*`, not `r`: a column named r would shadow a bare r.
+        execute pg_catalog.format($fn$
+create or replace function realtime.%1$I() returns trigger
+language plpgsql security definer
+as $body$
+-- No SET search_path (see sql/008_capture_without_set.sql): every name, type and operator
+-- is qualified. It refuses to run for any table but its own (sql/010_privileges.sql).
+begin
+    if tg_table_name operator(pg_catalog.<>) %4$L
+            or tg_table_schema operator(pg_catalog.<>) %3$L then
+        raise exception 'realtime: %% captures %%.%% only, not %%.%%', %1$L, %3$L, %4$L,
+            tg_table_schema, tg_table_name using errcode = '42501';
+    end if;
+    insert into realtime.messages (topic, event, schema_name, table_name, payload)
+    select %2$s, 'postgres_changes', %3$L, %4$L,
+           %5$L::pg_catalog.jsonb operator(pg_catalog.||) pg_catalog.jsonb_build_object(
+               'commit_timestamp', pg_catalog.statement_timestamp(), %6$L, r.*)
+      from %7$I as r;
+    if found and realtime.wake_due() then
+        perform realtime.wake();
+    end if;
+    return null;
+end
+$body$
+$fn$, function_name, realtime.topic_sql(tbl, parts, 'r'), rel_schema, rel_name,
+          (document || case operation when 'INSERT' then '{"eventType": "INSERT", "old": null}'
+                                      else '{"eventType": "DELETE", "new": {}}' end::jsonb)::text,
+          case operation when 'INSERT' then 'new' else 'old' end,
+          case operation when 'INSERT' then 'new_rows' else 'old_rows' end);
+    end if;
+    execute pg_catalog.format('comment on function realtime.%I() is %L', function_name,
+        pg_catalog.format('threadcast: captures %s of %s (made by realtime.enable)',
+            case operation when 'INSERT' then 'inserts' when 'DELETE' then 'deletes'
+                           else 'updates' end, tbl));
+    -- Creating a trigger needs EXECUTE on its function: nobody but the owner may attach it.
+    execute pg_catalog.format('revoke execute on function realtime.%I() from public', function_name);
+    return pg_catalog.format('realtime.%I()', function_name);
+end
+$$;
+
+-- Makes a table realtime: its INSERT, UPDATE and DELETE become events on the topic rendered
+-- from topic_template, readable by whoever `visible` (a function of the table's row type,
+-- returning boolean) admits. Use the same function in the table's own SELECT policy, so the
+-- table and its events cannot disagree about who sees a row. Enabling again replaces the
+-- previous configuration and regenerates the capture functions.
+create function realtime.enable(tbl regclass, topic_template text, visible regprocedure)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    rel_schema text;
+    rel_name text;
+    rel_kind "char";
+    row_type oid;
+    parts text[];
+    column_name text;
+    fn_args oidvector;
+    fn_returns oid;
+    capture_insert text;
+    capture_delete text;
+    capture_update text;
+begin
+    select n.nspname, c.relname, c.relkind, c.reltype
+      into rel_schema, rel_name, rel_kind, row_type
+      from pg_catalog.pg_class c
+      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where c.oid = tbl;
+    if rel_kind not in ('r', 'p') then
+        raise exception 'realtime.enable: % is not a table', tbl using errcode = '42809';
+    end if;
+    if rel_schema = 'realtime' then
+        raise exception 'realtime.enable: tables of the realtime schema cannot be enabled'
+            using errcode = '42809';
+    end if;
+    if not exists (select from pg_catalog.pg_constraint where conrelid = tbl and contype = 'p') then
+        raise exception 'realtime.enable: table % has no primary key', tbl
+            using errcode = '42P16', hint = 'events identify rows by primary key; add one first';
+    end if;
+
+    parts := realtime.parse_topic_template(topic_template);
+    for i in 2..coalesce(array_length(parts, 1), 0) by 2 loop
+        column_name := parts[i];
+        if not exists (
+            select from pg_catalog.pg_attribute
+             where attrelid = tbl and attname = column_name and attnum > 0 and not attisdropped
+        ) then
+            raise exception 'realtime.enable: topic template % names column %, which table % does not have',
+                topic_template, column_name, tbl
+                using errcode = '42703';
+        end if;
+    end loop;
+
+    select p.proargtypes, p.prorettype into fn_args, fn_returns
+      from pg_catalog.pg_proc p where p.oid = visible;
+    if pg_catalog.array_length(fn_args::oid[], 1) is distinct from 1
+            or fn_args[0] <> row_type or fn_returns <> 'boolean'::regtype then
+        raise exception 'realtime.enable: visibility function % must take one % row and return boolean',
+            visible, tbl
+            using errcode = '42883';
+    end if;
+
+    -- Enabling again replaces the previous configuration.
+    if exists (select from realtime.tables t where t.schema_name = rel_schema and t.table_name = rel_name) then
+        perform realtime.disable(tbl);
+    end if;
+
+    capture_insert := realtime.create_capture_function(tbl, parts, 'INSERT');
+    capture_delete := realtime.create_capture_function(tbl, parts, 'DELETE');
+    capture_update := realtime.create_capture_function(tbl, parts, 'UPDATE');
+    insert into realtime.tables
+        (schema_name, table_name, topic_template, topic_parts, visible_function,
+         capture_function, capture_delete_function, capture_update_function)
+    values (rel_schema, rel_name, topic_template, parts, visible::text,
+            capture_insert, capture_delete, capture_update);
+
+    execute format(
+        'create trigger realtime_capture_insert after insert on %s referencing new table as new_rows'
+        ' for each statement execute function %s', tbl, capture_insert);
+    execute format(
+        'create trigger realtime_capture_delete after delete on %s referencing old table as old_rows'
+        ' for each statement execute function %s', tbl, capture_delete);
+    execute format(
+        'create trigger realtime_capture_update after update on %s'
+        ' for each row execute function %s', tbl, capture_update);
+
+    -- An event is judged on every row it reveals, and an UPDATE's variants (see
+    -- sql/004_update_visibility.sql) on what the reader may see before and after. The policy calls the very
+    -- function the table's RLS uses; null (unknown) counts as not visible.
+    execute format(
+        'create policy %1$I on realtime.messages for select to authenticated using ('
+        ' event = %2$L and schema_name = %3$L and table_name = %4$L and case payload ->> %5$L'
+        '  when %6$L then coalesce(%7$s(jsonb_populate_record(null::%8$s, payload -> %9$L)), false)'
+        '  when %10$L then coalesce(%7$s(jsonb_populate_record(null::%8$s, payload -> %11$L)), false)'
+        '   and (counterpart is null'
+        '        or not coalesce(%7$s(jsonb_populate_record(null::%8$s, counterpart)), false))'
+        '  else coalesce(%7$s(jsonb_populate_record(null::%8$s, payload -> %9$L)), false)'
+        '   and case when counterpart is null'
+        '        then coalesce(%7$s(jsonb_populate_record(null::%8$s, payload -> %11$L)), false)'
+        '        else not coalesce(%7$s(jsonb_populate_record(null::%8$s, counterpart)), false)'
+        '       end'
+        ' end)',
+        'postgres_changes on ' || rel_schema || '.' || rel_name,
+        'postgres_changes', rel_schema, rel_name, 'eventType',
+        'INSERT', visible::regproc, tbl, 'new',
+        'DELETE', 'old');
+end
+$$;
+
+-- Stops capturing a table's changes and drops its capture functions. Its past events stay in
+-- the log until pruned, but nobody can read them any more: their policy is gone.
+create function realtime.disable(tbl regclass) returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    rel_schema text;
+    rel_name text;
+    capture_insert text;
+    capture_delete text;
+    capture_update text;
+begin
+    select n.nspname, c.relname into rel_schema, rel_name
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where c.oid = tbl;
+    execute format('drop trigger if exists realtime_capture_insert on %s', tbl);
+    execute format('drop trigger if exists realtime_capture_delete on %s', tbl);
+    execute format('drop trigger if exists realtime_capture_update on %s', tbl);
+    execute format('drop policy if exists %I on realtime.messages',
+                   'postgres_changes on ' || rel_schema || '.' || rel_name);
+    delete from realtime.tables t
+     where t.schema_name = rel_schema and t.table_name = rel_name
+    returning t.capture_function, t.capture_delete_function, t.capture_update_function
+         into capture_insert, capture_delete, capture_update;
+    if capture_insert is not null then
+        execute format('drop function if exists %s', capture_insert);
+    end if;
+    if capture_delete is not null then
+        execute format('drop function if exists %s', capture_delete);
+    end if;
+    if capture_update is not null then
+        execute format('drop function if exists %s', capture_update);
+    end if;
+end
+$$;
+
+-- Registers a channel prefix ('ticket-threads:') and the function, of one argument, that
+-- decides as the subscribing user whether they may subscribe to prefix || argument.
+create function realtime.register_channel(prefix text, authorize regprocedure) returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    fn_args oidvector;
+    fn_returns oid;
+begin
+    select p.proargtypes, p.prorettype into fn_args, fn_returns
+      from pg_catalog.pg_proc p where p.oid = authorize;
+    if pg_catalog.array_length(fn_args::oid[], 1) is distinct from 1
+            or fn_returns <> 'boolean'::regtype then
+        raise exception 'realtime.register_channel: % must take one argument and return boolean',
+            authorize
+            using errcode = '42883';
+    end if;
+    insert into realtime.channels (prefix, authorize_function, argument_type)
+    values (prefix, authorize::regproc::text, fn_args[0]::regtype::text)
+    on conflict on constraint channels_pkey do update
+        set authorize_function = excluded.authorize_function,
+            argument_type = excluded.argument_type;
+end
+$$;
+
+-- Reading -------------------------------------------------------------------------------------
+
+
+-- Records the events that became visible since the last tick as a new tick, and returns the
+-- latest tick id. Any number of servers may call it concurrently: ticks are created one at a
+-- time, so all agree on them. A transaction still open when a tick is taken is in that tick's
+-- snapshot as in progress; its events land in the first tick after it commits, and it never
+-- holds back anyone else's. Like the relay's other hot queries it plans without sequential
+-- scans: a plan cached while the log was small would scan the whole log on every tick.
+create function realtime.tick() returns bigint
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+set enable_seqscan = off
+as $$
+declare
+    previous realtime.ticks;
+    current_snapshot pg_catalog.pg_snapshot;
+    new_ids bigint[];
+begin
+    if pg_catalog.current_setting('transaction_isolation') <> 'read committed' then
+        raise exception 'realtime.tick() must run at read committed isolation'
+            using errcode = '25001',
+                  hint = 'it needs a snapshot taken after the previous tick committed';
+    end if;
+    -- Serialise tick creation. Each statement below takes a fresh snapshot, so it sees the
+    -- previous tick committed and everything that tick saw.
+    lock table realtime.ticks in share row exclusive mode;
+    select * into previous from realtime.ticks order by tick_id desc limit 1;
+    select pg_catalog.pg_current_snapshot() into current_snapshot;
+
+    -- Visible now but not at the previous tick (PgQ's batch rule), as two disjoint BRIN range
+    -- scans: transactions that started at or after the previous tick's xmax, and those in
+    -- progress then (all below that xmax).
+    select pg_catalog.array_agg(n.id order by n.id) into new_ids
+      from (
+        select m.id
+          from realtime.messages m
+         where m.txid >= pg_catalog.pg_snapshot_xmax(previous.snapshot)::text::bigint
+           and m.txid < pg_catalog.pg_snapshot_xmax(current_snapshot)::text::bigint
+           and pg_catalog.pg_visible_in_snapshot(m.txid::text::xid8, current_snapshot)
+        union all
+        select m.id
+          from realtime.messages m
+         where m.txid = any (array(
+                   select x::text::bigint from pg_catalog.pg_snapshot_xip(previous.snapshot) as x))
+           and pg_catalog.pg_visible_in_snapshot(m.txid::text::xid8, current_snapshot)
+      ) as n;
+
+    if new_ids is null then
+        return previous.tick_id;
+    end if;
+    insert into realtime.ticks (tick_id, snapshot, message_ids)
+    values (previous.tick_id + 1, current_snapshot, new_ids);
+    return previous.tick_id + 1;
+end
+$$;
+
+-- 4. One round trip per dispatch cycle instead of two.
+--
+-- The relay called tick() and then positions_after() up to the new tick. advance() does both
+-- in one statement, and so in one transaction: its rows reach the caller only after that
+-- transaction, and so the new tick, has committed (the server reports the statement complete
+-- only then), so no client can be sent a position a crash could take back. Each row carries
+-- the head tick, so a caller that receives max_events rows knows how far to keep reading
+-- with positions_after().
+create function realtime.advance(after_tick bigint, after_id bigint, max_events integer)
+returns table (head_tick bigint, tick_id bigint, id bigint, topic text, event text)
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+set enable_seqscan = off
+as $$
+declare
+    head bigint := realtime.tick();
+begin
+    if head <= after_tick then
+        return;  -- the common idle case: nothing since the caller's position
+    end if;
+    return query
+        select head, t.tick_id, m.id, m.topic, m.event
+          from realtime.ticks t
+         cross join lateral pg_catalog.unnest(t.message_ids) as u(id)
+          join realtime.messages m on m.id = u.id
+         where t.tick_id >= after_tick
+           and t.tick_id <= head
+           and (t.tick_id > after_tick or u.id > after_id)
+         order by t.tick_id, u.id
+         limit max_events;
+end
+$$;
+
+-- The position of every event after (after_tick, after_id) up to upto_tick, in log order,
+-- optionally only for some topics. Positions only: payloads are read as the user, under RLS.
+create function realtime.positions_after(
+    after_tick bigint, after_id bigint, upto_tick bigint,
+    topics text[] default null, max_events integer default 10000
+) returns table (tick_id bigint, id bigint, topic text, event text)
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+set enable_seqscan = off
+as $$
+    select t.tick_id, m.id, m.topic, m.event
+      from realtime.ticks t
+     cross join lateral unnest(t.message_ids) as u(id)
+      join realtime.messages m on m.id = u.id
+     where t.tick_id >= after_tick
+       and t.tick_id <= upto_tick
+       and (t.tick_id > after_tick or u.id > after_id)
+       and (topics is null or m.topic = any (topics))
+     order by t.tick_id, u.id
+     limit max_events
+$$;
+
+-- The newest position: where a subscriber that starts now begins.
+create function realtime.head() returns table (tick_id bigint, id bigint)
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select t.tick_id, coalesce(t.message_ids[array_upper(t.message_ids, 1)], 0)
+      from realtime.ticks t order by t.tick_id desc limit 1
+$$;
+
+-- Whether a client may resume from a tick: 'ok', 'expired' (pruned by retention) or 'unknown'
+-- (newer than any tick: from another database, or a restored backup).
+create function realtime.cursor_state(cursor_tick bigint) returns text
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select case
+        when cursor_tick < min(t.tick_id) then 'expired'
+        when cursor_tick > max(t.tick_id) then 'unknown'
+        else 'ok'
+    end
+    from realtime.ticks t
+$$;
+
+-- 5. One round trip to authorize a subscription.
+--
+-- The relay checked a subscription as the user in a transaction of four statements (begin,
+-- set role and claims, call the channel's function, commit): four round trips per connect,
+-- which bounded a storm of reconnects at about 240 connects per second. authorize() does the
+-- same in one statement: it switches to the user's role and claims (SET LOCAL, so the
+-- statement's own transaction ends them, even on an error), calls the channel's authorize
+-- function and returns its answer, null counting as no.
+create function realtime.authorize(
+    user_role text, user_sub text, channel_prefix text, channel_argument text
+) returns boolean
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    channel realtime.channels;
+    allowed boolean;
+    caller_role text := pg_catalog.current_setting('role');
+    caller_claims text := pg_catalog.current_setting('request.jwt.claims', true);
+    caller_sub text := pg_catalog.current_setting('request.jwt.claim.sub', true);
+begin
+    if user_role is null or user_role not in ('anon', 'authenticated') then
+        raise exception 'realtime.authorize: role must be anon or authenticated, got %', user_role
+            using errcode = '22023';
+    end if;
+    select * into channel from realtime.channels c where c.prefix = channel_prefix;
+    if not found then
+        raise exception 'realtime.authorize: no channel prefix %', channel_prefix
+            using errcode = '22023';
+    end if;
+    perform pg_catalog.set_config('role', user_role, true),
+            pg_catalog.set_config('request.jwt.claims',
+                pg_catalog.jsonb_build_object('sub', user_sub, 'role', user_role)::text, true),
+            pg_catalog.set_config('request.jwt.claim.sub', coalesce(user_sub, ''), true);
+    -- Both names come from realtime.channels, which only the database owner writes
+    -- (register_channel() checked the function's signature).
+    execute pg_catalog.format('select %s($1::%s)', channel.authorize_function, channel.argument_type)
+        into allowed
+        using channel_argument;
+    perform pg_catalog.set_config('role', caller_role, true),
+            pg_catalog.set_config('request.jwt.claims', coalesce(caller_claims, ''), true),
+            pg_catalog.set_config('request.jwt.claim.sub', coalesce(caller_sub, ''), true);
+    return coalesce(allowed, false);
+end
+$$;
+
+-- Reads one batch for many users in one statement: requests is a JSON array of {"role",
+-- "sub", "ids": [message ids]}; for each it switches role and claims (SET LOCAL), reads the
+-- ids under that user's RLS, and returns, per request (0-based position in the array), the ids
+-- that user may read, with the payload text on the first row of each id and null after that.
+-- At the end it puts the caller's role and claims back (on an error the rollback does). One
+-- generic plan: PostgreSQL otherwise re-planned the RLS query for every identity.
+create function realtime.read_batch(requests jsonb)
+returns table (request integer, id bigint, payload text)
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
+as $$
+declare
+    req record;
+    visible bigint[];
+    sent bigint[] := '{}';
+    caller_role text := pg_catalog.current_setting('role');
+    caller_claims text := pg_catalog.current_setting('request.jwt.claims', true);
+    caller_sub text := pg_catalog.current_setting('request.jwt.claim.sub', true);
+begin
+    for req in
+        select (e.ordinality - 1)::integer as n, e.value ->> 'role' as role,
+               e.value ->> 'sub' as sub,
+               array(select pg_catalog.jsonb_array_elements_text(e.value -> 'ids')::bigint) as ids
+          from pg_catalog.jsonb_array_elements(requests) with ordinality as e(value, ordinality)
+    loop
+        -- `null not in (...)` is null, not true: a missing role must not read as the caller.
+        if req.role is null or req.role not in ('anon', 'authenticated') then
+            raise exception 'read_batch: request %: role must be anon or authenticated, got %',
+                req.n, coalesce(pg_catalog.quote_literal(req.role), 'none')
+                using errcode = '22023';
+        end if;
+        perform pg_catalog.set_config('role', req.role, true),
+                pg_catalog.set_config('request.jwt.claims',
+                    pg_catalog.jsonb_build_object('sub', req.sub, 'role', req.role)::text, true),
+                pg_catalog.set_config('request.jwt.claim.sub', coalesce(req.sub, ''), true);
+
+        -- Under the user's RLS: which of its ids may it see?
+        select coalesce(pg_catalog.array_agg(m.id), '{}') into visible
+          from realtime.messages m
+         where m.id = any (req.ids);
+
+        -- Ids already sent with an earlier identity: no payload again.
+        return query
+            select req.n, v, null::text
+              from pg_catalog.unnest(visible) v
+             where v = any (sent);
+        -- Ids new in this batch: their payload, still read as this user.
+        if not visible <@ sent then
+            return query
+                select req.n, m.id, m.payload::text
+                  from realtime.messages m
+                 where m.id = any (visible) and not m.id = any (sent);
+            sent := sent || visible;
+        end if;
+    end loop;
+    perform pg_catalog.set_config('role', caller_role, true),
+            pg_catalog.set_config('request.jwt.claims', coalesce(caller_claims, ''), true),
+            pg_catalog.set_config('request.jwt.claim.sub', coalesce(caller_sub, ''), true);
+end;
+$$;
+
+-- Retention ------------------------------------------------------------------------------------
+
+
+-- Summarizes the log's new BRIN page ranges, so tick()'s scan stays short as the log grows;
+-- returns how many. Gives up at once (returning null) when VACUUM or another replica holds the
+-- lock it needs, since the next call will do. The relay calls it about once a second.
+create function realtime.summarize() returns integer
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+set lock_timeout = '50ms'
+as $$
+begin
+    return pg_catalog.brin_summarize_new_values('realtime.messages_txid_brin'::regclass);
+exception
+    when lock_not_available then
+        return null;
+end
+$$;
+
+-- Deletes ticks older than `keep` (always keeping the newest) and the events only they held.
+-- Returns the number of events deleted. A cursor into a deleted tick gets 'expired'.
+create function realtime.prune(keep interval) returns bigint
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    oldest realtime.ticks;
+    deleted bigint;
+begin
+    if keep is null or keep < interval '0' then
+        raise exception 'realtime.prune: keep must be a non-negative interval, got %', keep
+            using errcode = '22023';
+    end if;
+    lock table realtime.ticks in share row exclusive mode;
+    delete from realtime.ticks
+     where created_at < pg_catalog.clock_timestamp() - keep
+       and tick_id < (select max(tick_id) from realtime.ticks);
+    select * into oldest from realtime.ticks order by tick_id limit 1;
+    -- Every committed event below the oldest snapshot's xmin belongs to that tick or a deleted
+    -- one; events of aborted transactions below it were never visible.
+    delete from realtime.messages m
+     where m.txid < pg_catalog.pg_snapshot_xmin(oldest.snapshot)::text::bigint
+       and m.id <> all (oldest.message_ids);
+    get diagnostics deleted = row_count;
+    return deleted;
+end
+$$;
+
+-- Grants ----------------------------------------------------------------------------------------
+
+-- Only trusted code (SECURITY DEFINER functions, the server) may write arbitrary events:
+-- a forged postgres_changes event would be judged on its forged row.
+revoke execute on function realtime.send(text, text, jsonb) from public;
+revoke execute on function realtime.wake() from public;
+grant execute on function realtime.send(text, text, jsonb) to threadcast;
+revoke execute on function realtime.tick(), realtime.positions_after(bigint, bigint, bigint, text[], integer),
+    realtime.head(), realtime.cursor_state(bigint), realtime.prune(interval)
+    from public;
+grant execute on function realtime.tick(), realtime.positions_after(bigint, bigint, bigint, text[], integer),
+    realtime.head(), realtime.cursor_state(bigint), realtime.prune(interval)
+    to threadcast;
+-- Only the migrating owner configures tables and channels and generates capture functions.
+revoke execute on function realtime.enable(regclass, text, regprocedure), realtime.disable(regclass),
+    realtime.register_channel(text, regprocedure)
+    from public;
+revoke execute on function realtime.read_batch(jsonb) from public;
+grant execute on function realtime.read_batch(jsonb) to threadcast;
+revoke execute on function realtime.summarize() from public;
+grant execute on function realtime.summarize() to threadcast;
+revoke execute on function realtime.advance(bigint, bigint, integer) from public;
+grant execute on function realtime.advance(bigint, bigint, integer) to threadcast;
+revoke execute on function realtime.authorize(text, text, text, text) from public;
+grant execute on function realtime.authorize(text, text, text, text) to threadcast;
+revoke execute on function realtime.create_capture_function(regclass, text[], text),
+                           realtime.topic_sql(regclass, text[], text) from public;
+-- Generators of trusted SQL: nobody but the owner needs them.
+revoke execute on function realtime.render_topic(text[], jsonb),
+                           realtime.change_payload(text, text, text, jsonb, jsonb),
+                           realtime.parse_topic_template(text),
+                           realtime.wake_due(), realtime.wake_bucket() from public;
