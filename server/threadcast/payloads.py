@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 EventType = Literal["INSERT", "UPDATE", "DELETE"]
 AIStatus = Literal["started", "processing", "completed", "failed"]
+# The check constraints of public.tickets and public.ticket_threads (sql/ticket_app.sql).
+TicketStatus = Literal["open", "pending", "solved", "closed"]
+ThreadStatus = Literal["open", "resolved", "archived"]
 
 
 class Row(BaseModel):
@@ -23,7 +26,7 @@ class Ticket(Row):
     org_id: uuid.UUID
     requester_id: uuid.UUID
     subject: str
-    status: str
+    status: TicketStatus
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -32,7 +35,7 @@ class Thread(Row):
     id: uuid.UUID
     ticket_id: uuid.UUID
     subject: str
-    status: str
+    status: ThreadStatus
     created_by: uuid.UUID
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -62,11 +65,31 @@ class PostgresChangesPayload(BaseModel, Generic[RowT]):
     commit_timestamp: dt.datetime
     eventType: EventType  # the wire name
     # The row when there is one; {} on DELETE. Tried in this order, not by best match.
-    new: Annotated[RowT | dict[str, Any], Field(union_mode="left_to_right")]
+    new: Annotated[
+        RowT | Annotated[dict[str, Any], Field(max_length=0)], Field(union_mode="left_to_right")
+    ]
     old: RowT | None
     errors: list[str] | None = None
 
-    model_config = ConfigDict(populate_by_name=True)
+    # _shape's rules, for JSON Schema readers (clients' validators): {} exactly on DELETE,
+    # null old exactly on INSERT.
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"eventType": {"const": "DELETE"}}},
+                    "then": {"properties": {"new": {"maxProperties": 0}}},
+                    "else": {"properties": {"new": {"minProperties": 1}}},
+                },
+                {
+                    "if": {"properties": {"eventType": {"const": "INSERT"}}},
+                    "then": {"properties": {"old": {"type": "null"}}},
+                    "else": {"properties": {"old": {"type": "object"}}},
+                },
+            ]
+        },
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> PostgresChangesPayload[RowT]:
@@ -118,7 +141,8 @@ def parse_change(data: dict[str, Any]) -> PostgresChangesPayload[Any]:
 
 # REST bodies ---------------------------------------------------------------------------------
 
-Subject = Annotated[str, Field(min_length=1, max_length=500)]
+# The pattern is for schema readers; CreateThread._not_blank enforces it with a clear message.
+Subject = Annotated[str, Field(min_length=1, max_length=500, json_schema_extra={"pattern": r"\S"})]
 
 
 class Request(BaseModel):
@@ -149,6 +173,16 @@ class CreateNote(Request):
 class EditNote(Request):
     body: Annotated[str, Field(min_length=1)] | None = None
     internal: bool | None = None
+
+    # _something's rule, for schema readers.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["body"], "properties": {"body": {"type": "string"}}},
+                {"required": ["internal"], "properties": {"internal": {"type": "boolean"}}},
+            ]
+        }
+    )
 
     @model_validator(mode="after")
     def _something(self) -> EditNote:
@@ -182,3 +216,20 @@ class ThreadList(BaseModel):
     ticket_id: uuid.UUID
     ticket: Ticket
     threads: list[ThreadWithNotes]
+
+
+class Problem(BaseModel):
+    field: str  # dotted path into the body, or "(body)"
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer (threadcast.errors.json_error): `error` is a stable short code,
+    `message` says what was wrong; 422 adds `problems`, 412 the note as it is now."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    message: str
+    problems: list[Problem] | None = None
+    current: ThreadNote | None = None
