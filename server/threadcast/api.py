@@ -5,6 +5,7 @@ what they cannot see does not exist for them (404); what they can see but not ch
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import uuid
@@ -108,6 +109,7 @@ def as_caller(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Authenticate (Authorization header only), check a write's origin, run `handler` in a
     transaction as the caller, translate SQL errors."""
 
+    @functools.wraps(handler)  # keeps the docstring: its operation in /openapi.json
     async def endpoint(request: Request) -> Response:
         try:
             principal = auth.authenticate(request, request.app.state.settings, header_only=True)
@@ -167,6 +169,12 @@ def with_notes(
 
 
 async def list_threads(request: Request, conn: AsyncConnection) -> Response:
+    """---
+    summary: A ticket and its threads with their notes and AI state, oldest first
+    responses:
+      200: ThreadList
+      404: the ticket does not exist or is not visible to you
+    """
     ticket_id = path_uuid(request, "ticket_id")
     ticket = await fetch_one(conn, "ticket", ticket_id=ticket_id)
     if ticket is None:
@@ -194,6 +202,12 @@ async def thread_detail(conn: AsyncConnection, thread: dict[str, Any]) -> dict[s
 
 
 async def get_thread(request: Request, conn: AsyncConnection) -> Response:
+    """---
+    summary: A thread with its notes and AI state
+    responses:
+      200: ThreadWithNotes
+      404: the thread does not exist or is not visible to you
+    """
     thread_id = path_uuid(request, "thread_id")
     thread = await fetch_one(conn, "thread", thread_id=thread_id)
     if thread is None:
@@ -202,6 +216,16 @@ async def get_thread(request: Request, conn: AsyncConnection) -> Response:
 
 
 async def create_thread(request: Request, conn: AsyncConnection) -> Response:
+    """---
+    summary: Create a thread on a ticket (idempotent with a client-chosen id)
+    requestBody: CreateThread
+    responses:
+      200: ThreadWithNotes
+      201: ThreadWithNotes
+      403: you may not write here
+      404: the ticket does not exist or is not visible to you
+      409: the id is taken by another thread
+    """
     ticket_id = path_uuid(request, "ticket_id")
     body = await parse_body(request, payloads.CreateThread)
     if await fetch_one(conn, "ticket", ticket_id=ticket_id) is None:
@@ -219,6 +243,16 @@ async def create_thread(request: Request, conn: AsyncConnection) -> Response:
 
 
 async def create_note(request: Request, conn: AsyncConnection) -> Response:
+    """---
+    summary: Add a note to a thread (idempotent with a client-chosen id)
+    requestBody: CreateNote
+    responses:
+      200: ThreadNote
+      201: ThreadNote
+      403: you may not write this note here (customers write no internal notes)
+      404: the thread does not exist or is not visible to you
+      409: the id is taken by another note
+    """
     thread_id = path_uuid(request, "thread_id")
     body = await parse_body(request, payloads.CreateNote)
     thread = await fetch_one(conn, "thread", thread_id=thread_id)
@@ -272,6 +306,23 @@ async def conflict(conn: AsyncConnection, note_id: uuid.UUID, version: int) -> H
 
 
 async def edit_note(request: Request, conn: AsyncConnection) -> Response:
+    """---
+    summary: Edit a note at the version given in If-Match
+    parameters:
+      - name: If-Match
+        in: header
+        required: true
+        description: the note's version, e.g. "3"
+        schema: {type: string, pattern: '^(W/)?"?[0-9]{1,9}"?$'}
+    requestBody: EditNote
+    responses:
+      200: ThreadNote
+      400: If-Match is not a version number
+      403: you may not edit this note
+      404: the note does not exist or is not visible to you
+      412: the note is at another version; `current` is the note as it is now
+      428: If-Match is missing
+    """
     note_id = path_uuid(request, "note_id")
     version = if_match(request, required=True)
     assert version is not None
@@ -300,6 +351,21 @@ async def edit_note(request: Request, conn: AsyncConnection) -> Response:
 
 
 async def delete_note(request: Request, conn: AsyncConnection) -> Response:
+    """---
+    summary: Delete a note, at the version given in If-Match if there is one
+    parameters:
+      - name: If-Match
+        in: header
+        required: false
+        description: the note's version, e.g. "3"
+        schema: {type: string, pattern: '^(W/)?"?[0-9]{1,9}"?$'}
+    responses:
+      204: {description: deleted}
+      400: If-Match is not a version number
+      403: you may not delete this note
+      404: the note does not exist or is not visible to you
+      412: the note is at another version; `current` is the note as it is now
+    """
     note_id = path_uuid(request, "note_id")
     version = if_match(request, required=False)
     deleted = await fetch_one(conn, "delete_note", note_id=note_id, version=version)
@@ -314,6 +380,15 @@ async def delete_note(request: Request, conn: AsyncConnection) -> Response:
 
 
 async def set_ai_status(request: Request, conn: AsyncConnection) -> Response:
+    """---
+    summary: Record a thread's AI processing status (agents of the ticket only)
+    requestBody: SetAIStatus
+    responses:
+      200: AIState
+      400: the status is inconsistent (e.g. an error without status failed)
+      403: only the ticket's agents may set its AI status
+      404: the thread does not exist or is not visible to you
+    """
     thread_id = path_uuid(request, "thread_id")
     body = await parse_body(request, payloads.SetAIStatus)
     try:

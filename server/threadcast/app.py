@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from threadcast import api, db, demo, metrics, migrations, stream
+from threadcast import api, db, demo, metrics, migrations, openapi, stream
 from threadcast.config import Settings, cors_origins, signing_key_problem
 from threadcast.errors import (
     DATABASE_UNAVAILABLE,
@@ -35,10 +35,36 @@ log = logging.getLogger(__name__)
 
 
 async def healthz(request: Request) -> JSONResponse:
+    """---
+    summary: Liveness
+    responses:
+      200:
+        description: the process is up
+        content:
+          application/json:
+            schema: {type: object, properties: {status: {const: ok}}, required: [status]}
+    """
     return JSONResponse({"status": "ok"})
 
 
 async def readyz(request: Request) -> JSONResponse:
+    """---
+    summary: Readiness (the LISTEN connection is up)
+    responses:
+      200: &ready
+        description: ready, or (503) not
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [status, listener]
+              properties:
+                status: {enum: [ready, not ready]}
+                listener:
+                  type: object
+                  properties: {connected: {type: boolean}}
+      503: *ready
+    """
     # Anyone may ask, so it says only whether; the listener's errors (hosts, role names) and
     # pid go to the log and /metrics' counters.
     listener: Listener = request.app.state.listener
@@ -48,6 +74,11 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def index(request: Request) -> RedirectResponse:
+    """---
+    summary: Redirects to the demo page
+    responses:
+      307: {description: to /static/index.html}
+    """
     # Keep ?token=&ticket=: `threadcast serve` prints demo links to "/".
     query = request.url.query
     return RedirectResponse("/static/index.html" + (f"?{query}" if query else ""))
@@ -120,6 +151,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", metrics.endpoint),
             Route("/v1/channels/{channel:str}/stream", stream.endpoint),
             Route("/demo/users", demo.users_endpoint),
+            Route("/openapi.json", openapi.endpoint),
             *api.routes,
             Mount("/static", StaticFiles(directory=static_dir()), name="static"),
         ],

@@ -79,7 +79,31 @@ def seed(database_url: str) -> None:
 
 
 async def users_endpoint(request: Request) -> JSONResponse:
-    """GET /demo/users: the demo users with fresh tokens; 404 unless in demo mode."""
+    """GET /demo/users: the demo users with fresh tokens; 404 unless in demo mode.
+    ---
+    summary: The demo's users with fresh tokens (demo mode only)
+    responses:
+      200:
+        description: the demo ticket and its users
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [ticket, users]
+              properties:
+                ticket: {type: string, format: uuid}
+                users:
+                  type: array
+                  items:
+                    type: object
+                    required: [id, name, role, token]
+                    properties:
+                      id: {type: string, format: uuid}
+                      name: {type: string}
+                      role: {type: string}
+                      token: {type: string}
+      404: not a demo server
+    """
     settings = request.app.state.settings
     if not settings.demo:
         return JSONResponse({"error": "not_found", "message": "not a demo server"}, 404)

@@ -138,5 +138,13 @@ class GcPauses(Collector):
 
 
 async def endpoint(request: Request) -> Response:
+    """---
+    summary: Prometheus metrics
+    responses:
+      200:
+        description: Prometheus text format
+        content:
+          text/plain: {schema: {type: string}}
+    """
     metrics: Metrics = request.app.state.metrics
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

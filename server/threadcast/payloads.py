@@ -141,8 +141,18 @@ def parse_change(data: dict[str, Any]) -> PostgresChangesPayload[Any]:
 
 # REST bodies ---------------------------------------------------------------------------------
 
-# The pattern is for schema readers; CreateThread._not_blank enforces it with a clear message.
-Subject = Annotated[str, Field(min_length=1, max_length=500, json_schema_extra={"pattern": r"\S"})]
+# The patterns are for schema readers: PostgreSQL text cannot hold NUL (the API answers 400),
+# and CreateThread._not_blank refuses a blank subject with a clear message.
+NO_NUL = r"^[^\u0000]*$"
+Text = Annotated[str, Field(json_schema_extra={"pattern": NO_NUL})]
+Subject = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=500,
+        json_schema_extra={"pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$"},
+    ),
+]
 
 
 class Request(BaseModel):
@@ -166,12 +176,12 @@ class CreateNote(Request):
     # Chosen by the client to make the request idempotent (see api.create_note).
     id: uuid.UUID | None = None
     # Bounded by the request size limit, not here: rows of any size are the point.
-    body: Annotated[str, Field(min_length=1)]
+    body: Annotated[Text, Field(min_length=1)]
     internal: bool = False
 
 
 class EditNote(Request):
-    body: Annotated[str, Field(min_length=1)] | None = None
+    body: Annotated[Text, Field(min_length=1)] | None = None
     internal: bool | None = None
 
     # _something's rule, for schema readers.
@@ -192,9 +202,17 @@ class EditNote(Request):
 
 
 class SetAIStatus(Request):
+    # public.set_thread_ai_status()'s rule (it answers 400), for schema readers.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["error"], "properties": {"error": {"type": "string"}}},
+            "then": {"properties": {"status": {"const": "failed"}}},
+        }
+    )
+
     status: AIStatus
     progress: Annotated[int, Field(ge=0, le=100)] | None = None
-    error: Annotated[str, Field(max_length=2000)] | None = None
+    error: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 class AIState(Row):

@@ -62,6 +62,51 @@ async def authorize_channel(
 
 
 async def endpoint(request: Request) -> EventSourceResponse:
+    """---
+    summary: The channel's events as Server-Sent Events, as the caller (RLS)
+    description: >-
+      Frames: `id:` on every durable event (resume with Last-Event-ID), `event:` one of
+      postgres_changes, ai_status, system, and `data:` one JSON document (x-events).
+    security: [{bearerAuth: []}, {accessToken: []}, {cookieAuth: []}]
+    parameters:
+      - name: channel
+        in: path
+        required: true
+        schema: {type: string, pattern: '^[a-z][a-z0-9_-]{0,62}:[A-Za-z0-9._-]{1,200}$'}
+        example: ticket-threads:00000000-0000-0000-0000-000000007001
+      - name: "on"
+        in: query
+        description: >-
+          bindings, EVENT:SCHEMA.TABLE[:COLUMN=OP.VALUE] or ai_status; none means every
+          realtime table of the channel and AI status
+        schema: {type: array, items: {type: string}}
+        style: form
+        explode: true
+      - name: last_event_id
+        in: query
+        description: resume after this event id (for clients that cannot send the header)
+        schema: {type: string, pattern: '^[0-9]{1,18}-[0-9]{1,18}$'}
+      - name: Last-Event-ID
+        in: header
+        schema: {type: string, pattern: '^[0-9]{1,18}-[0-9]{1,18}$'}
+    responses:
+      200:
+        description: the stream
+        content:
+          text/event-stream:
+            schema: {type: string}
+            x-events:
+              postgres_changes:
+                oneOf:
+                  - $ref: '#/components/schemas/ThreadRealtimePayload'
+                  - $ref: '#/components/schemas/NoteRealtimePayload'
+              ai_status: {$ref: '#/components/schemas/AIProcessingPayload'}
+              system: {$ref: '#/components/schemas/SystemEvent'}
+      400: the channel, a binding or Last-Event-ID is invalid
+      403: you may not subscribe to this channel
+      429: too many connection attempts or open streams
+      503: the server is shutting down
+    """
     app = request.app
     settings = app.state.settings
     hub: Hub = app.state.hub
