@@ -10,7 +10,6 @@ request limits' errors. Components are the wire models' JSON Schemas (threadcast
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -60,7 +59,7 @@ class Generator(SchemaGenerator):
 
     def get_schema(self, routes: list[BaseRoute]) -> dict[str, Any]:
         refs, schemas = components()
-        document = copy.deepcopy(super().get_schema(routes))
+        document = super().get_schema(routes)
         for path, operations in document["paths"].items():
             for method, operation in operations.items():
                 complete(operation, path, method, refs)
@@ -80,6 +79,15 @@ def response(value: Any, refs: dict[str, str]) -> dict[str, Any]:
     return json_body(refs["ErrorBody"], value)
 
 
+def add(responses: dict[str, Any], code: str, reason: str) -> None:
+    """One more reason for an error answer: a status has one description, so they join."""
+    current = responses.get(code)
+    if current is None:
+        responses[code] = reason
+    elif isinstance(current, str) and reason not in current:
+        responses[code] = f"{current}; {reason}"
+
+
 def complete(operation: dict[str, Any], path: str, method: str, refs: dict[str, str]) -> None:
     """Expand the shorthands and add what `operation` shares with others, in place."""
     api = path.startswith("/v1/")
@@ -90,10 +98,10 @@ def complete(operation: dict[str, Any], path: str, method: str, refs: dict[str, 
             "content": {JSON: {"schema": {"$ref": refs[body]}}},
         }
     if "requestBody" in operation:
-        responses.setdefault("400", "the body is not valid JSON")
-        responses.setdefault("413", "the body is over the size limit")
-        responses.setdefault("415", "the body is not application/json")
-        responses.setdefault("422", "the body does not match its schema; see problems")
+        add(responses, "400", "the body is not valid JSON")
+        add(responses, "413", "the body is over the size limit")
+        add(responses, "415", "the body is not application/json")
+        add(responses, "422", "the body does not match its schema; see problems")
     declared = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
     path_params = [
         {"name": name, "in": "path", "required": True, "schema": param_schema(name)}
@@ -102,12 +110,12 @@ def complete(operation: dict[str, Any], path: str, method: str, refs: dict[str, 
     ]
     operation["parameters"] = path_params + operation.get("parameters", [])
     if any(p["in"] == "path" and name_is_id(p["name"]) for p in operation["parameters"]):
-        responses.setdefault("400", "an id in the path is not a uuid")
+        add(responses, "400", "an id in the path is not a uuid")
     if api:
         operation.setdefault("security", [{"bearerAuth": []}])
-        responses.setdefault("401", "missing, invalid or expired token")
-        responses.setdefault("503", "the database is unavailable; retry shortly")
-    responses.setdefault("414", "the query string is over the size limit")
+        add(responses, "401", "missing, invalid or expired token")
+        add(responses, "503", "the database is unavailable; retry shortly")
+    add(responses, "414", "the query string is over the size limit")
     operation["responses"] = {code: response(v, refs) for code, v in sorted(responses.items())}
     for code in ("429", "503"):
         if code in operation["responses"]:
