@@ -1,5 +1,6 @@
-"""threadcast.d.ts and the server's pydantic models name the same fields, so the declarations
-cannot drift from what the server sends."""
+"""The package's types (clients/js/src/types.ts, bundled into /static/threadcast.d.ts) and the
+server's pydantic models name the same fields, so the declarations cannot drift from what the
+server sends; the served module exports exactly what its declarations declare."""
 
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from pydantic import BaseModel
 
 from threadcast import payloads
 
-STATIC = Path(__file__).resolve().parents[1] / "server" / "threadcast" / "static"
-DECLARATIONS = (STATIC / "threadcast.d.ts").read_text()
-CLIENT = (STATIC / "threadcast.js").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+STATIC = ROOT / "server" / "threadcast" / "static"
+DECLARATIONS = (ROOT / "clients" / "js" / "src" / "types.ts").read_text()
 
 
 def interface_fields(name: str) -> dict[str, bool]:
     """Field -> optional, for `export interface <name> ... { ... }` (own fields only)."""
     match = re.search(rf"export interface {name}\b[^{{]*\{{(.*?)\n\}}", DECLARATIONS, re.DOTALL)
-    assert match, f"interface {name} missing from threadcast.d.ts"
+    assert match, f"interface {name} missing from types.ts"
     return {
         field: bool(optional)
         for field, optional in re.findall(r"^\s{2}(\w+)(\?)?:", match[1], re.MULTILINE)
@@ -53,9 +54,10 @@ def test_interface_matches_model(interface: str, model: type[BaseModel]) -> None
     assert interface_fields(interface) == model_fields(model)
 
 
-def test_changes_payload_matches_model() -> None:
-    fields = interface_fields("PostgresChangesPayload")
-    assert set(fields) == set(model_fields(payloads.PostgresChangesPayload))
+@pytest.mark.parametrize("variant", ["InsertPayload", "UpdatePayload", "DeletePayload"])
+def test_changes_payload_matches_model(variant: str) -> None:
+    fields = interface_fields("ChangeBase") | interface_fields(variant)
+    assert fields == model_fields(payloads.PostgresChangesPayload)
 
 
 def test_thread_with_notes_adds_exactly_the_models_extra_fields() -> None:
@@ -75,7 +77,7 @@ def string_union(source: str) -> set[str]:
 )
 def test_string_unions_match_the_models_literals(alias: str, literal: object) -> None:
     match = re.search(rf"^export type {alias} = ([^;]+);", DECLARATIONS, re.MULTILINE)
-    assert match, f"type {alias} missing from threadcast.d.ts"
+    assert match, f"type {alias} missing from types.ts"
     assert string_union(match[1]) == set(typing.get_args(literal))
 
 
@@ -88,8 +90,16 @@ def test_system_event_types_match_the_model() -> None:
     assert string_union(declared[1]) == set(typing.get_args(model))
 
 
-def test_every_export_of_the_client_is_declared_and_nothing_else() -> None:
-    exported = set(re.findall(r"^export (?:async )?(?:class|function\*?) (\w+)", CLIENT, re.M))
-    declared = set(re.findall(r"^export declare (?:class|function) (\w+)", DECLARATIONS, re.M))
+def export_list(source: str, kind: str = "") -> set[str]:
+    """The names of `export {kind}{ a, b }` statements, as rollup writes them."""
+    names: set[str] = set()
+    for group in re.findall(rf"^export {kind}\{{([^}}]*)\}};", source, re.MULTILINE):
+        names |= {n.strip() for n in group.split(",") if n.strip()}
+    return names
+
+
+def test_every_export_of_the_served_client_is_declared_and_nothing_else() -> None:
+    exported = export_list((STATIC / "threadcast.js").read_text())
+    declared = export_list((STATIC / "threadcast.d.ts").read_text())
     assert exported == declared
-    assert {"createClient", "ConflictError", "HTTPError"} <= exported
+    assert {"createClient", "ConflictError", "NotFoundError", "RateLimitedError"} <= exported

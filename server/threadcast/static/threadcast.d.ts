@@ -1,235 +1,384 @@
-// Type declarations for threadcast.js and every payload it delivers. Checked against the
-// server's pydantic models (server/threadcast/payloads.py) by tests/test_typescript_decls.py.
-
-export type EventType = "INSERT" | "UPDATE" | "DELETE";
-export type AIStatus = "started" | "processing" | "completed" | "failed";
-
-export interface Thread {
-  id: string;
-  ticket_id: string;
-  subject: string;
-  status: string;
-  created_by: string;
-  created_at: string;
-  updated_at: string;
-  version: number;
+// threadcast.d.ts: built from clients/js (npm run build:static); do not edit by hand.
+// import { createClient } from "/static/threadcast.js"; types in threadcast.d.ts.
+type EventType = "INSERT" | "UPDATE" | "DELETE";
+type AIStatus = "started" | "processing" | "completed" | "failed";
+type TicketStatus = "open" | "pending" | "solved" | "closed";
+type ThreadStatus = "open" | "resolved" | "archived";
+interface Thread {
+    id: string;
+    ticket_id: string;
+    subject: string;
+    status: ThreadStatus;
+    created_by: string;
+    created_at: string;
+    updated_at: string;
+    version: number;
 }
-
-export interface ThreadNote {
-  id: string;
-  thread_id: string;
-  ticket_id: string;
-  author_id: string;
-  body: string;
-  internal: boolean;
-  created_at: string;
-  updated_at: string;
-  version: number;
+interface ThreadNote {
+    id: string;
+    thread_id: string;
+    ticket_id: string;
+    author_id: string;
+    body: string;
+    internal: boolean;
+    created_at: string;
+    updated_at: string;
+    version: number;
 }
-
-/** Supabase's postgres_changes shape: `new` is {} on DELETE, `old` is null on INSERT. */
-export interface PostgresChangesPayload<Row> {
-  schema: string;
-  table: string;
-  commit_timestamp: string;
-  eventType: EventType;
-  new: Row | Record<string, never>;
-  old: Row | null;
-  errors: string[] | null;
+/** A row of a table the client has no type for. */
+type AnyRow = Record<string, unknown>;
+/** The realtime tables and their rows: a binding's `table` picks its payload's row type. */
+interface Tables {
+    ticket_threads: Thread;
+    ticket_notes: ThreadNote;
 }
-
-export type ThreadRealtimePayload = PostgresChangesPayload<Thread>;
-export type NoteRealtimePayload = PostgresChangesPayload<ThreadNote>;
-
-export interface AIProcessingPayload {
-  threadId: string;
-  status: AIStatus;
-  progress?: number;
-  error?: string;
+interface ChangeBase {
+    schema: string;
+    table: string;
+    commit_timestamp: string;
+    errors?: string[] | null;
 }
-
-export interface SystemEvent {
-  type: "subscribed" | "reset" | "expired" | "shutdown";
-  message: string;
-  reason?: string;
-  channel?: string;
-  bindings?: number;
+interface InsertPayload<Row> extends ChangeBase {
+    eventType: "INSERT";
+    new: Row;
+    old: null;
 }
-
-export interface AIState {
-  thread_id: string;
-  status: AIStatus;
-  progress?: number | null;
-  error?: string | null;
-  updated_at: string;
+interface UpdatePayload<Row> extends ChangeBase {
+    eventType: "UPDATE";
+    new: Row;
+    old: Row;
 }
-
-export interface ThreadWithNotes extends Thread {
-  notes: ThreadNote[];
-  ai_status?: AIState | null;
+/** Supabase's DELETE: `new` is {}, `old` the deleted row. */
+interface DeletePayload<Row> extends ChangeBase {
+    eventType: "DELETE";
+    new: Record<string, never>;
+    old: Row;
 }
-
-export interface CreateThread {
-  /** A random uuid chosen by the client: a retry with it returns the thread, not a second one. */
-  id?: string | null;
-  subject: string;
+/** Supabase's postgres_changes shape, narrowed by `eventType`. */
+type PostgresChangesPayload<Row> = InsertPayload<Row> | UpdatePayload<Row> | DeletePayload<Row>;
+type ThreadRealtimePayload = PostgresChangesPayload<Thread>;
+type NoteRealtimePayload = PostgresChangesPayload<ThreadNote>;
+interface AIProcessingPayload {
+    threadId: string;
+    status: AIStatus;
+    progress?: number | null;
+    error?: string | null;
 }
-
-export interface CreateNote {
-  /** A random uuid chosen by the client: a retry with it returns the note, not a second one. */
-  id?: string | null;
-  body: string;
-  internal?: boolean;
+interface SystemEvent {
+    type: "subscribed" | "reset" | "expired" | "shutdown";
+    message: string;
+    reason?: string | null;
+    channel?: string | null;
+    bindings?: number | null;
 }
-
-export interface EditNote {
-  body?: string;
-  internal?: boolean;
+interface AIState {
+    thread_id: string;
+    status: AIStatus;
+    progress?: number | null;
+    error?: string | null;
+    updated_at: string;
 }
-
-export interface SetAIStatus {
-  status: AIStatus;
-  progress?: number;
-  error?: string;
+interface ThreadWithNotes extends Thread {
+    notes: ThreadNote[];
+    ai_status?: AIState | null;
 }
-
-export interface Ticket {
-  id: string;
-  org_id: string;
-  requester_id: string;
-  subject: string;
-  status: string;
-  created_at: string;
-  updated_at: string;
+interface Ticket {
+    id: string;
+    org_id: string;
+    requester_id: string;
+    subject: string;
+    status: TicketStatus;
+    created_at: string;
+    updated_at: string;
 }
-
-export interface ThreadList {
-  ticket_id: string;
-  ticket: Ticket;
-  threads: ThreadWithNotes[];
+interface ThreadList {
+    ticket_id: string;
+    ticket: Ticket;
+    threads: ThreadWithNotes[];
 }
-
+interface CreateThread {
+    /** A random uuid chosen by the client: a retry with it returns the thread, not a second one. */
+    id?: string | null;
+    subject: string;
+}
+interface CreateNote {
+    /** A random uuid chosen by the client: a retry with it returns the note, not a second one. */
+    id?: string | null;
+    body: string;
+    internal?: boolean;
+}
+/** At least one of the two. */
+interface EditNote {
+    body?: string | null;
+    internal?: boolean | null;
+}
+interface SetAIStatus {
+    status: AIStatus;
+    progress?: number | null;
+    error?: string | null;
+}
+interface Problem {
+    field: string;
+    problem: string;
+}
 /** The body of every 4xx answer; a 412 adds `current`, a 422 adds `problems`. */
-export interface ErrorBody {
-  error: string;
-  message: string;
-  [extra: string]: unknown;
+interface ErrorBody {
+    error: string;
+    message: string;
+    problems?: Problem[] | null;
+    current?: ThreadNote | null;
 }
 
-export type ChannelStatus = "SUBSCRIBED" | "CHANNEL_ERROR" | "TIMED_OUT" | "CLOSED";
+/** Any non-2xx answer; `body` is the server's {"error", "message", ...}. */
+declare class HTTPError extends Error {
+    readonly status: number;
+    readonly body: ErrorBody;
+    constructor(status: number, body: ErrorBody);
+}
+/** 412: someone else changed the note first. `current` is their version (null if gone). */
+declare class ConflictError extends HTTPError {
+    readonly current: ThreadNote | null;
+    constructor(message: string, current?: ThreadNote | null, status?: number);
+}
+/** 404: the row does not exist, or the caller may not see it. */
+declare class NotFoundError extends HTTPError {
+    constructor(body: ErrorBody);
+}
+/** 403: the caller may see it but not do this (or the Origin is not allowed). */
+declare class ForbiddenError extends HTTPError {
+    constructor(body: ErrorBody);
+}
+/** 400/422: the server refused the request as malformed; `body.problems` says where. */
+declare class ValidationError extends HTTPError {
+    constructor(status: number, body: ErrorBody);
+}
+/** 429 (or 503 with Retry-After): try again after `retryAfter` seconds. */
+declare class RateLimitedError extends HTTPError {
+    readonly retryAfter: number | null;
+    constructor(status: number, body: ErrorBody, retryAfter: number | null);
+}
+/** An event or answer from the server that does not match its schema. */
+declare class InvalidPayloadError extends Error {
+    readonly payload: unknown;
+    readonly issues: {
+        path: string;
+        message: string;
+    }[];
+    constructor(what: string, payload: unknown, issues: {
+        path: string;
+        message: string;
+    }[]);
+}
+/** Whether a retry may succeed: network failures, 5xx and rate limits; never another 4xx. */
+declare function isRetryable(error: unknown): boolean;
+
+type ChannelStatus = "SUBSCRIBED" | "CHANNEL_ERROR" | "TIMED_OUT" | "CLOSED";
+interface PostgresChangesFilter<Table extends string = string> {
+    event: EventType | "*";
+    /** Defaults to "public". */
+    schema?: string;
+    table: Table;
+    /** Supabase syntax: column=op.value, op one of eq neq lt lte gt gte in (in.(a,b)). */
+    filter?: string;
+}
+/** The row type of `table`: typed for the ticket tables, a plain record for any other. */
+type RowOf<Table extends string> = Table extends keyof Tables ? Tables[Table] : AnyRow;
+/** What a channel needs of its client. */
+interface ChannelHost {
+    readonly baseUrl: string;
+    readonly paused: boolean;
+    readonly tokenEpoch: number;
+    readonly tokenIsFunction: boolean;
+    readonly throttleMs: number;
+    readonly subscribeTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    fetch: typeof fetch;
+    currentToken(): Promise<string>;
+    sleep(ms: number, owner: {
+        wakeUp?: () => void;
+    }): Promise<void>;
+    attach(channel: Channel): void;
+    detach(channel: Channel): void;
+    changed(): void;
+    subscribed(): void;
+    reportError(error: Error): void;
+}
+declare class Channel {
+    private readonly host;
+    readonly name: string;
+    status: ChannelStatus | undefined;
+    /** The server said `subscribed` on the current stream. */
+    live: boolean;
+    lastEventId: string | undefined;
+    wakeUp: (() => void) | undefined;
+    private bindings;
+    private closed;
+    private abort;
+    private runs;
+    private pending;
+    private flushTimer;
+    private statusCallback;
+    constructor(host: ChannelHost, name: string);
+    on<Table extends string>(type: "postgres_changes", filter: PostgresChangesFilter<Table>, callback: (payload: PostgresChangesPayload<RowOf<Table>>) => void): this;
+    on(type: "ai_status", callback: (payload: AIProcessingPayload) => void): this;
+    on(type: "system", callback: (payload: SystemEvent) => void): this;
+    /** The server-side subscriptions: one `on` parameter per binding. */
+    specs(): string[];
+    /**
+     * Connect and stay connected. SUBSCRIBED each time the stream is live (again);
+     * CHANNEL_ERROR when it breaks (it retries by itself, unless the error is a 400/403/404, or
+     * the token expired or was refused: then it waits for setToken()); TIMED_OUT when the
+     * server did not answer in time (it retries); CLOSED on unsubscribe().
+     */
+    subscribe(statusCallback?: (status: ChannelStatus, error?: Error) => void): this;
+    unsubscribe(): void;
+    /** Close the current stream (the page is hidden); run() waits, then resumes. */
+    interrupt(): void;
+    private setStatus;
+    private setLive;
+    /** Connect, read, and reconnect until unsubscribed or a retry cannot help. */
+    private run;
+    /** One stream, start to end. Resolves to what happened; never rejects. */
+    private connect;
+    /** One parsed frame; returns an outcome when the stream should end here. */
+    private handle;
+    private dispatch;
+    private deliver;
+}
+
+interface RequestOptions {
+    signal?: AbortSignal;
+}
+interface CreateOptions extends RequestOptions {
+    /** The new row's id (random by default): a retry with it is recognised, not a second row.
+     * Choose it yourself to match the realtime INSERT to an optimistic entry. */
+    id?: string;
+}
+interface RestApi {
+    listThreads(ticketId: string, options?: RequestOptions): Promise<ThreadList>;
+    getThread(threadId: string, options?: RequestOptions): Promise<ThreadWithNotes>;
+    createThread(ticketId: string, subject: string, options?: CreateOptions): Promise<ThreadWithNotes>;
+    addNote(threadId: string, body: string, internal?: boolean, options?: CreateOptions): Promise<ThreadNote>;
+    /** Rejects with ConflictError (carrying the current note) when `version` is stale. */
+    editNote(noteId: string, version: number, patch: EditNote, options?: RequestOptions): Promise<ThreadNote>;
+    /** Resolves null; a retry that finds the note already gone also resolves null. */
+    deleteNote(noteId: string, version?: number, options?: RequestOptions): Promise<null>;
+    setAIStatus(threadId: string, status: AIStatus, progress?: number, error?: string, options?: RequestOptions): Promise<AIState>;
+}
+
 /** live: every channel is subscribed; reconnecting: some are not (yet); offline: the browser
  * says it is offline; paused: the page has been hidden for `pauseWhenHiddenMs`. */
-export type ConnectionState = "live" | "reconnecting" | "offline" | "paused";
-
-export interface PostgresChangesFilter {
-  event: EventType | "*";
-  /** Defaults to "public". */
-  schema?: string;
-  table: string;
-  /** Supabase syntax: column=op.value, op one of eq neq lt lte gt gte in (in.(a,b)). */
-  filter?: string;
+type ConnectionState = "live" | "reconnecting" | "offline" | "paused";
+type TokenSource = string | (() => string | Promise<string>);
+interface ClientOptions {
+    /** A token, or a function called before each connection and request (to refresh it). */
+    token: TokenSource;
+    fetch?: typeof fetch;
+    /** Deliver callbacks in batches, at most once per this many ms (default 0: at once). */
+    throttleMs?: number;
+    /** Close streams after the page is hidden this long, resume when visible (default 60000;
+     * null: never). */
+    pauseWhenHiddenMs?: number | null;
+    /** No answer from the server this long: TIMED_OUT and retry (default 10000). */
+    subscribeTimeoutMs?: number;
+    /** No bytes (not even a heartbeat) this long: reconnect (default 45000). */
+    idleTimeoutMs?: number;
+    /**
+     * Keep writes made offline in memory and send them when back (default true). For pages
+     * without React Query only: with React Query set it to false, and React Query pauses,
+     * retries and persists mutations (threadcast/react-query refuses a client with the queue).
+     */
+    offlineQueue?: boolean;
+    onConnectionState?: (state: ConnectionState) => void;
+    /** An event that broke its schema (skipped) and similar; default console.error. */
+    onError?: (error: Error) => void;
 }
-
-/** A 412 from editNote/deleteNote: someone else changed the note first. */
-export declare class ConflictError extends Error {
-  constructor(message: string, current?: ThreadNote | null);
-  /** Their version of the note, or null if it was deleted. */
-  current: ThreadNote | null;
+declare class ThreadcastClient implements ChannelHost {
+    readonly baseUrl: string;
+    readonly rest: RestApi;
+    readonly offlineQueue: boolean;
+    state: ConnectionState;
+    paused: boolean;
+    tokenEpoch: number;
+    fetch: typeof fetch;
+    private token;
+    private readonly options;
+    private readonly channels;
+    private readonly sleepers;
+    private readonly stateListeners;
+    private readonly queue;
+    private listeners;
+    private hiddenTimer;
+    constructor(baseUrl: string, options: ClientOptions);
+    get tokenIsFunction(): boolean;
+    get throttleMs(): number;
+    get subscribeTimeoutMs(): number;
+    get idleTimeoutMs(): number;
+    /** Writes waiting in the offline queue. */
+    get pendingWrites(): number;
+    channel(name: `ticket-threads:${string}` | string): Channel;
+    /** Use a new token from now on; channels waiting for one resume from where they were. */
+    setToken(token: TokenSource): void;
+    currentToken(): Promise<string>;
+    /** Call `listener` on every change of `state`; returns the unsubscribe function. */
+    onConnectionState(listener: (state: ConnectionState) => void): () => void;
+    /** Unsubscribe every channel and stop listening to the page; queued writes are rejected. */
+    close(): void;
+    attach(channel: Channel): void;
+    detach(channel: Channel): void;
+    subscribed(): void;
+    reportError(error: Error): void;
+    changed(): void;
+    /** Resolves after `ms`, or sooner on wake() (or the owner's wakeUp(), on unsubscribe). */
+    sleep(ms: number, owner: {
+        wakeUp?: () => void;
+    }): Promise<void>;
+    private wake;
+    private listen;
+    private perform;
+    /** Sent once, no queue. A write's retry (React Query's) may meet its own earlier attempt:
+     * `recover` turns that error into the earlier attempt's result. */
+    private direct;
+    private visibilityChanged;
 }
-
-export declare class HTTPError extends Error {
-  constructor(status: number, body: ErrorBody);
-  status: number;
-  body: ErrorBody;
-}
+declare function createClient(baseUrl: string, options: ClientOptions): ThreadcastClient;
 
 /** One block of a text/event-stream; data is null when the block had no data lines. */
-export interface SSEFrame {
-  event: string;
-  data: string | null;
-  id?: string;
-  retry?: number;
+interface SSEFrame {
+    event: string;
+    data: string | null;
+    id?: string;
+    retry?: number;
+}
+/**
+ * An incremental parser for text/event-stream, per the HTML standard: lines end in CRLF, LF or
+ * CR; `:` starts a comment; `data` lines join with "\n"; `id` (without NUL) and `retry`
+ * (digits only) are remembered; unknown fields are ignored; a blank line ends an event.
+ * feed() takes decoded text in arbitrary pieces and returns the blocks it completed.
+ */
+declare class SSEParser {
+    private buffer;
+    private started;
+    private data;
+    private event;
+    private id;
+    private retry;
+    private block;
+    feed(text: string): SSEFrame[];
+    /** The stream ended: a held-back CR still ends its line; an unfinished event is dropped. */
+    end(): SSEFrame[];
+    private line;
 }
 
-/** The client's incremental text/event-stream parser (exported for tests and reuse). */
-export declare class SSEParser {
-  feed(text: string): SSEFrame[];
-  end(): SSEFrame[];
-}
+/**
+ * Whether a row matches a Supabase-style filter `column=op.value`. The server has already
+ * filtered the stream; this routes each event to the callbacks whose binding it matches,
+ * since one stream carries every binding of a channel.
+ */
+declare function matchesFilter(filter: string | undefined, row: object | null): boolean;
 
-/** Whether a row matches a Supabase-style filter (`column=op.value`). */
-export declare function matchesFilter(filter: string | undefined, row: object | null): boolean;
+/** A random (version 4) uuid. crypto.randomUUID needs a secure context; getRandomValues not. */
+declare function randomId(): string;
 
-export interface Channel {
-  on<Row = Thread | ThreadNote>(
-    type: "postgres_changes",
-    filter: PostgresChangesFilter,
-    callback: (payload: PostgresChangesPayload<Row>) => void,
-  ): Channel;
-  on(type: "ai_status", callback: (payload: AIProcessingPayload) => void): Channel;
-  on(type: "system", callback: (payload: SystemEvent) => void): Channel;
-  /**
-   * Connect and stay connected. SUBSCRIBED each time the stream is live (again);
-   * CHANNEL_ERROR when it breaks (it retries by itself, unless the error is an HTTPError
-   * 400/403/404, or the token expired or was refused: then it waits for setToken());
-   * TIMED_OUT when the server did not answer in time (it retries); CLOSED on unsubscribe().
-   */
-  subscribe(callback?: (status: ChannelStatus, error?: Error) => void): Channel;
-  unsubscribe(): void;
-}
-
-export interface RestApi {
-  listThreads(ticketId: string): Promise<ThreadList>;
-  getThread(threadId: string): Promise<ThreadWithNotes>;
-  // Writes are queued while offline and sent in order when the connection is back. A write
-  // retried after a lost answer resolves with what its first attempt did: creates carry an
-  // id (random unless given; give one to match the realtime INSERT to an optimistic row).
-  createThread(
-    ticketId: string, subject: string, options?: { id?: string },
-  ): Promise<ThreadWithNotes>;
-  addNote(
-    threadId: string, body: string, internal?: boolean, options?: { id?: string },
-  ): Promise<ThreadNote>;
-  /** Rejects with ConflictError (carrying the current note) when `version` is stale. */
-  editNote(noteId: string, version: number, patch: EditNote): Promise<ThreadNote>;
-  /** Resolves null; a retry that finds the note already gone also resolves null. */
-  deleteNote(noteId: string, version?: number): Promise<null>;
-  setAIStatus(
-    threadId: string, status: AIStatus, progress?: number, error?: string,
-  ): Promise<AIState>;
-}
-
-export type TokenSource = string | (() => string | Promise<string>);
-
-export interface ThreadcastClient {
-  readonly state: ConnectionState;
-  readonly rest: RestApi;
-  /** Writes waiting for the connection to come back. */
-  readonly pendingWrites: number;
-  channel(name: `ticket-threads:${string}` | string): Channel;
-  /** Use a new token from now on; channels waiting for one resume from where they were. */
-  setToken(token: TokenSource): void;
-  /** Unsubscribe every channel and stop listening to the page; queued writes are rejected. */
-  close(): void;
-}
-
-/** A random (version 4) uuid, for ids a client chooses. */
-export declare function randomId(): string;
-
-export interface ClientOptions {
-  /** A token, or a function called before each connection and request (to refresh it). */
-  token: TokenSource;
-  fetch?: typeof fetch;
-  /** Deliver callbacks in batches, at most once per this many ms (default 0: at once). */
-  throttleMs?: number;
-  /** Close streams after the page is hidden this long, resume when visible (default 60000;
-   * null: never). */
-  pauseWhenHiddenMs?: number | null;
-  /** No answer from the server this long: TIMED_OUT and retry (default 10000). */
-  subscribeTimeoutMs?: number;
-  /** No bytes (not even a heartbeat) this long: reconnect (default 45000). */
-  idleTimeoutMs?: number;
-  onConnectionState?: (state: ConnectionState) => void;
-}
-
-export declare function createClient(baseUrl: string, options: ClientOptions): ThreadcastClient;
+export { Channel, ConflictError, ForbiddenError, HTTPError, InvalidPayloadError, NotFoundError, RateLimitedError, SSEParser, ThreadcastClient, ValidationError, createClient, isRetryable, matchesFilter, randomId };
+export type { AIProcessingPayload, AIState, AIStatus, AnyRow, ChangeBase, ChannelStatus, ClientOptions, ConnectionState, CreateNote, CreateOptions, CreateThread, DeletePayload, EditNote, ErrorBody, EventType, InsertPayload, NoteRealtimePayload, PostgresChangesFilter, PostgresChangesPayload, Problem, RequestOptions, RestApi, RowOf, SSEFrame, SetAIStatus, SystemEvent, Tables, Thread, ThreadList, ThreadNote, ThreadRealtimePayload, ThreadStatus, ThreadWithNotes, Ticket, TicketStatus, TokenSource, UpdatePayload };

@@ -1,0 +1,15 @@
+// threadcast: the browser client. Channels in supabase-js's shape, REST, typed errors.
+export { createClient, ThreadcastClient } from "./client.js";
+export type { ClientOptions, ConnectionState, TokenSource } from "./client.js";
+export { Channel } from "./channel.js";
+export type { ChannelStatus, PostgresChangesFilter, RowOf } from "./channel.js";
+export type { CreateOptions, RequestOptions, RestApi } from "./rest.js";
+export {
+  ConflictError, ForbiddenError, HTTPError, InvalidPayloadError, NotFoundError,
+  RateLimitedError, ValidationError, isRetryable,
+} from "./errors.js";
+export { SSEParser } from "./sse.js";
+export type { SSEFrame } from "./sse.js";
+export { matchesFilter } from "./filter.js";
+export { randomId } from "./ids.js";
+export type * from "./types.js";

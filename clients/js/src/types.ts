@@ -1,0 +1,153 @@
+// The shapes of every payload and REST body, as plain interfaces so the declarations read
+// (and bundle into /static/threadcast.d.ts) without Zod. src/schemas.ts validates them and
+// proves at compile time that each schema infers exactly the interface here.
+
+export type EventType = "INSERT" | "UPDATE" | "DELETE";
+export type AIStatus = "started" | "processing" | "completed" | "failed";
+export type TicketStatus = "open" | "pending" | "solved" | "closed";
+export type ThreadStatus = "open" | "resolved" | "archived";
+
+export interface Thread {
+  id: string;
+  ticket_id: string;
+  subject: string;
+  status: ThreadStatus;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  version: number;
+}
+
+export interface ThreadNote {
+  id: string;
+  thread_id: string;
+  ticket_id: string;
+  author_id: string;
+  body: string;
+  internal: boolean;
+  created_at: string;
+  updated_at: string;
+  version: number;
+}
+
+/** A row of a table the client has no type for. */
+export type AnyRow = Record<string, unknown>;
+
+/** The realtime tables and their rows: a binding's `table` picks its payload's row type. */
+export interface Tables {
+  ticket_threads: Thread;
+  ticket_notes: ThreadNote;
+}
+
+export interface ChangeBase {
+  schema: string;
+  table: string;
+  commit_timestamp: string;
+  errors?: string[] | null;
+}
+
+export interface InsertPayload<Row> extends ChangeBase {
+  eventType: "INSERT";
+  new: Row;
+  old: null;
+}
+
+export interface UpdatePayload<Row> extends ChangeBase {
+  eventType: "UPDATE";
+  new: Row;
+  old: Row;
+}
+
+/** Supabase's DELETE: `new` is {}, `old` the deleted row. */
+export interface DeletePayload<Row> extends ChangeBase {
+  eventType: "DELETE";
+  new: Record<string, never>;
+  old: Row;
+}
+
+/** Supabase's postgres_changes shape, narrowed by `eventType`. */
+export type PostgresChangesPayload<Row> = InsertPayload<Row> | UpdatePayload<Row> | DeletePayload<Row>;
+export type ThreadRealtimePayload = PostgresChangesPayload<Thread>;
+export type NoteRealtimePayload = PostgresChangesPayload<ThreadNote>;
+
+export interface AIProcessingPayload {
+  threadId: string;
+  status: AIStatus;
+  progress?: number | null;
+  error?: string | null;
+}
+
+export interface SystemEvent {
+  type: "subscribed" | "reset" | "expired" | "shutdown";
+  message: string;
+  reason?: string | null;
+  channel?: string | null;
+  bindings?: number | null;
+}
+
+export interface AIState {
+  thread_id: string;
+  status: AIStatus;
+  progress?: number | null;
+  error?: string | null;
+  updated_at: string;
+}
+
+export interface ThreadWithNotes extends Thread {
+  notes: ThreadNote[];
+  ai_status?: AIState | null;
+}
+
+export interface Ticket {
+  id: string;
+  org_id: string;
+  requester_id: string;
+  subject: string;
+  status: TicketStatus;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ThreadList {
+  ticket_id: string;
+  ticket: Ticket;
+  threads: ThreadWithNotes[];
+}
+
+export interface CreateThread {
+  /** A random uuid chosen by the client: a retry with it returns the thread, not a second one. */
+  id?: string | null;
+  subject: string;
+}
+
+export interface CreateNote {
+  /** A random uuid chosen by the client: a retry with it returns the note, not a second one. */
+  id?: string | null;
+  body: string;
+  internal?: boolean;
+}
+
+/** At least one of the two. */
+export interface EditNote {
+  body?: string | null;
+  internal?: boolean | null;
+}
+
+export interface SetAIStatus {
+  status: AIStatus;
+  progress?: number | null;
+  error?: string | null;
+}
+
+export interface Problem {
+  field: string;
+  problem: string;
+}
+
+/** The body of every 4xx answer; a 412 adds `current`, a 422 adds `problems`. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  problems?: Problem[] | null;
+  current?: ThreadNote | null;
+}

@@ -1,0 +1,69 @@
+"""The npm package clients/js: its vitest suite (the client against this real server and
+PostgreSQL, the cache rules, the schemas) and the freshness of the build the server serves at
+/static/threadcast.js. `scripts/test` runs `npm ci` for it first."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.servers import RunningServer
+from tests.support import World
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "clients" / "js"
+STATIC = ROOT / "server" / "threadcast" / "static"
+
+
+def npm(*args: str, env: dict[str, str] | None = None, cwd: Path = PACKAGE) -> str:
+    assert (cwd / "node_modules").is_dir(), f"run `npm ci` in {cwd} (scripts/test does)"
+    done = subprocess.run(
+        ["npm", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"npm {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_the_package_type_checks_under_strict() -> None:
+    npm("run", "typecheck")
+
+
+def test_vitest_against_the_real_server(live_server: RunningServer, world: World) -> None:
+    out = npm(
+        "test",
+        "--",
+        "--reporter=verbose",
+        env={
+            "THREADCAST_URL": live_server.url,
+            "THREADCAST_AGENT_TOKEN": live_server.token(world.agent),
+            "THREADCAST_STRANGER_TOKEN": live_server.token(world.stranger),
+            "THREADCAST_TICKET": str(world.ticket),
+            "THREADCAST_THREAD": str(world.thread),
+        },
+    )
+    assert "client.test.ts" in out and " skipped" not in out, out
+
+
+def test_the_served_client_is_the_packages_current_build(tmp_path: Path) -> None:
+    npm("run", "build")
+    out = tmp_path / "static"
+    npm("exec", "--", "rollup", "-c", "rollup.static.mjs", env={"THREADCAST_STATIC_OUT": str(out)})
+    for name in ("threadcast.js", "threadcast.d.ts"):
+        assert filecmp.cmp(out / name, STATIC / name, shallow=False), (
+            f"server/threadcast/static/{name} is not the build of clients/js: "
+            "run `npm run build:static` in clients/js and commit it"
+        )
+
+
+@pytest.mark.parametrize("name", ["threadcast.js", "threadcast.d.ts"])
+def test_the_static_build_says_where_it_comes_from(name: str) -> None:
+    assert "built from clients/js" in (STATIC / name).read_text().splitlines()[0]
