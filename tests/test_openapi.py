@@ -3,6 +3,7 @@ a real server finds no 5xx and no answer the document does not describe."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from starlette.routing import Mount, Route
 
 from tests.servers import RunningServer
 from tests.support import World
+from threadcast.json_schemas import json_schemas
 
 POSITIVE, NEGATIVE = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
 MAX_EXAMPLES = 30  # per operation and mode: the run stays under a minute
@@ -126,3 +128,11 @@ def test_schemathesis_finds_no_5xx_and_no_undocumented_answer(
     threads = conn.execute("select count(*) from ticket_threads").fetchone()
     assert notes is not None and notes[0] > 10
     assert threads is not None and threads[0] > 10
+
+
+def test_components_are_the_json_schemas_clients_check_against(document: dict[str, Any]) -> None:
+    components = document["components"]["schemas"]
+    for name, schema in json_schemas().items():
+        own = {k: v for k, v in schema.items() if k != "$defs"}
+        rebased = json.loads(json.dumps(own).replace("#/$defs/", "#/components/schemas/"))
+        assert components[name] == rebased, name

@@ -220,7 +220,10 @@ async def create_thread(request: Request, conn: AsyncConnection) -> Response:
     summary: Create a thread on a ticket (idempotent with a client-chosen id)
     requestBody: CreateThread
     responses:
-      200: ThreadWithNotes
+      200:
+        description: a retry with the same id; the thread it made, as it is now
+        headers: {Idempotent-Replayed: {schema: {const: "true"}}}
+        content: {application/json: {schema: {$ref: '#/components/schemas/ThreadWithNotes'}}}
       201: ThreadWithNotes
       403: you may not write here
       404: the ticket does not exist or is not visible to you
@@ -247,7 +250,10 @@ async def create_note(request: Request, conn: AsyncConnection) -> Response:
     summary: Add a note to a thread (idempotent with a client-chosen id)
     requestBody: CreateNote
     responses:
-      200: ThreadNote
+      200:
+        description: a retry with the same id; the note it made, as it is now
+        headers: {Idempotent-Replayed: {schema: {const: "true"}}}
+        content: {application/json: {schema: {$ref: '#/components/schemas/ThreadNote'}}}
       201: ThreadNote
       403: you may not write this note here (customers write no internal notes)
       404: the thread does not exist or is not visible to you
