@@ -105,11 +105,13 @@ class PostgresChangesPayload(BaseModel, Generic[RowT]):
 
 
 class ThreadRealtimePayload(PostgresChangesPayload[Thread]):
-    pass
+    schema_: Literal["public"] = Field(alias="schema")
+    table: Literal["ticket_threads"]
 
 
 class NoteRealtimePayload(PostgresChangesPayload[ThreadNote]):
-    pass
+    schema_: Literal["public"] = Field(alias="schema")
+    table: Literal["ticket_notes"]
 
 
 class AIProcessingPayload(BaseModel):
