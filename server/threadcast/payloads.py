@@ -105,13 +105,11 @@ class PostgresChangesPayload(BaseModel, Generic[RowT]):
 
 
 class ThreadRealtimePayload(PostgresChangesPayload[Thread]):
-    schema_: Literal["public"] = Field(alias="schema")
-    table: Literal["ticket_threads"]
+    pass
 
 
 class NoteRealtimePayload(PostgresChangesPayload[ThreadNote]):
-    schema_: Literal["public"] = Field(alias="schema")
-    table: Literal["ticket_notes"]
+    pass
 
 
 class AIProcessingPayload(BaseModel):
