@@ -4,7 +4,11 @@ server sends; the served module exports exactly what its declarations declare.""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+import textwrap
 import typing
 from pathlib import Path
 
@@ -103,3 +107,61 @@ def test_every_export_of_the_served_client_is_declared_and_nothing_else() -> Non
     declared = export_list((STATIC / "threadcast.d.ts").read_text())
     assert exported == declared
     assert {"createClient", "ConflictError", "NotFoundError", "RateLimitedError"} <= exported
+
+
+# Every ```ts / ```tsx snippet of the README compiles under strict against the package, with
+# the names a snippet leaves to its reader declared here.
+README = (ROOT / "README.md").read_text()
+PACKAGE = ROOT / "clients" / "js"
+SNIPPET_GLOBALS = """\
+declare const token: string;
+declare const apiUrl: string;
+declare const ticketId: string;
+declare const noteId: string;
+declare const signal: AbortSignal;
+"""
+
+
+def readme_snippets() -> list[tuple[str, str]]:
+    """(language, code) for each ```ts and ```tsx block, list indentation removed."""
+    blocks = re.findall(r"^( *)```(tsx?)\n(.*?)^\1```$", README, re.MULTILINE | re.DOTALL)
+    return [(lang, textwrap.dedent(code)) for _, lang, code in blocks]
+
+
+def test_the_readme_has_typescript_snippets() -> None:
+    assert any("threadcast/react-query" in code for _, code in readme_snippets())
+
+
+def test_every_readme_typescript_snippet_compiles_under_strict(tmp_path: Path) -> None:
+    assert (PACKAGE / "node_modules").is_dir(), "run `npm ci` in clients/js (scripts/test does)"
+    subprocess.run(["npm", "run", "build"], cwd=PACKAGE, check=True, capture_output=True)
+    # Inside the package, so "threadcast" resolves to itself (by its exports) and React and
+    # React Query to its devDependencies.
+    where = PACKAGE / ".snippets"
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir()
+    try:
+        (where / "globals.d.ts").write_text(SNIPPET_GLOBALS)
+        for i, (lang, code) in enumerate(readme_snippets()):
+            (where / f"snippet{i}.{lang}").write_text(code)
+        config = {
+            "compilerOptions": {
+                "strict": True,
+                "noEmit": True,
+                "target": "es2022",
+                "module": "esnext",
+                "moduleResolution": "bundler",
+                "lib": ["es2022", "dom", "dom.iterable"],
+                "jsx": "react-jsx",
+                "types": [],
+                "skipLibCheck": True,
+            },
+            "include": ["*.ts", "*.tsx"],
+        }
+        (where / "tsconfig.json").write_text(json.dumps(config))
+        done = subprocess.run(
+            ["npx", "tsc", "-p", str(where)], cwd=PACKAGE, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
