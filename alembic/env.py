@@ -1,4 +1,5 @@
-"""Alembic environment: each revision applies a numbered file of the canonical sql/."""
+"""Alembic environment: two tracks, `realtime` and `ticket_app`, each a baseline that applies its
+canonical sql/ file, then deltas (see threadcast.migrations)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from threadcast.migrations import sqlalchemy_url
+from threadcast.migrations import adopt_legacy_revision, sqlalchemy_url
 
 
 def database_url() -> str:
@@ -42,6 +43,8 @@ def run_online() -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, transactional_ddl=True)
         with context.begin_transaction():
+            if legacy := adopt_legacy_revision(connection):
+                print(f"threadcast: stamped the database at revision {legacy} to the baselines")
             context.run_migrations()
             context.execute(GRANT_VERSION_TABLE)
     engine.dispose()

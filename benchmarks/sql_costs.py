@@ -59,7 +59,7 @@ def read_costs(url: str, identities: int, rounds: int) -> dict:
         )
         ids = [r[0] for r in conn.execute("select id from realtime.messages order by id")]
         out = {}
-        # The shipped function forces generic plans (sql/006_cheaper_relay.sql); "custom
+        # The shipped function forces generic plans (migration 0006); "custom
         # plans" is PostgreSQL's default, the baseline: it re-plans the read per identity.
         for plans, setting in (("generic plans", "force_generic_plan"), ("custom plans", "auto")):
             conn.execute(
@@ -99,7 +99,7 @@ def tick_costs(server_url: str, rows: int, rounds: int) -> dict:
         migrations.upgrade(url)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("drop index realtime.messages_txid_brin")
-            # As sql/006_cheaper_relay.sql makes it, or as 001 did.
+            # As migration 0006 makes it, or as 001 did.
             autosummarize = "off" if pages == 8 else "on"
             conn.execute(
                 "create index messages_txid_brin on realtime.messages using brin (txid)"

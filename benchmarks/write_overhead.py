@@ -34,7 +34,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
-from threadcast import embedded, migrations, sqlfiles  # noqa: E402
+from threadcast import embedded, migrations  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 SYSTEM_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -50,7 +50,7 @@ VARIANTS = {
             referencing new table as new_rows for each statement
             execute function bench.capture_statement('{ticket-threads:,ticket_id,""}');
     """,
-    # The generic row-level UPDATE capture of migrations 0001-0008 (sql/007_lean_capture.sql's
+    # The generic row-level UPDATE capture of migrations 0001-0008 (migration 0007's
     # form), which 0009 replaced with a generated function per table: the same run measures
     # the change. Only the update workload runs it.
     "update_0008": """
@@ -130,7 +130,7 @@ begin
     return null;
 end $$;
 
--- threadcast's capture (the function realtime.enable() generates, sql/007_lean_capture.sql),
+-- threadcast's capture (the function realtime.enable() generates),
 -- minus the throttled wake-up: what the log alone costs.
 create function bench.capture_without_wake() returns trigger language plpgsql as $$
 begin
@@ -173,9 +173,9 @@ begin
     return null;
 end $$;
 
--- The function sql/008_capture_without_set.sql generated for ticket_notes: one function for
+-- The function migration 0008 generated for ticket_notes: one function for
 -- inserts and deletes (an IF on TG_OP), the topic through to_jsonb, the whole payload built
--- per row. sql/009_capture_per_operation.sql replaced it; the same run measures the change.
+-- per row. Migration 0009 replaced it; the same run measures the change.
 create function bench.capture_0008() returns trigger language plpgsql security definer as $$
 begin
     if tg_op operator(pg_catalog.=) 'INSERT' then
@@ -206,7 +206,7 @@ begin
     return null;
 end $$;
 
--- The function sql/009_capture_per_operation.sql generates for ticket_notes' inserts, without
+-- The function realtime.enable() generates for ticket_notes' inserts, without
 -- the wake-up check (`if found and realtime.wake_due() then perform realtime.wake()`).
 create function bench.capture_no_wake() returns trigger language plpgsql security definer as $$
 begin
@@ -310,18 +310,9 @@ def server_url(requested: str | None) -> tuple[str, str]:
 
 
 def generic_capture_sql() -> str:
-    """0001's capture_statement() and 0007's capture_update(), taken from the migrations
-    themselves, as bench.capture_statement and bench.capture_update."""
-    functions = []
-    for file, signature in (
-        ("001_realtime_engine.sql", "create function realtime.capture_statement()"),
-        ("007_lean_capture.sql", "create or replace function realtime.capture_update()"),
-    ):
-        text = sqlfiles.read(file)
-        start = text.index(signature)
-        end = text.index("\n$$;\n", start) + len("\n$$;\n")
-        functions.append(text[start:end].replace("realtime.capture_", "bench.capture_"))
-    return "\n".join(functions)
+    """0001's capture_statement() and 0007's capture_update() as bench.capture_statement and
+    bench.capture_update (benchmarks/sql/former_captures.sql)."""
+    return (Path(__file__).parent / "sql" / "former_captures.sql").read_text(encoding="utf-8")
 
 
 def setup(url: str) -> dict[str, str]:

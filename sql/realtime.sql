@@ -2,9 +2,10 @@
 --
 -- A reusable schema that turns table changes into a durable, ordered event log that every
 -- reader reads under row-level security. Nothing here knows about tickets: `realtime.enable()`
--- is all an application table needs (sql/ticket_app.sql is one such application). The alembic
--- revisions in alembic/versions/ build the same schema step by step; tests/test_migrations.py
--- fails when this file and they disagree, so a schema change is an edit here plus a revision.
+-- is all an application table needs (sql/ticket_app.sql is one such application). Alembic's
+-- `realtime` track installs it (the baseline revision applies this file); a schema change is an
+-- edit here plus a revision holding only the delta, and tests/test_migrations.py fails when
+-- this file and baseline plus deltas disagree.
 --
 -- How ordering works (after PgQ): writers append to realtime.messages with their transaction
 -- id. A reader never trusts `id > cursor`, because transactions commit in a different order
@@ -325,9 +326,9 @@ $$;
 
 -- Creates (or replaces) the capture function of one table for one operation and returns its
 -- name: statement-level for 'INSERT' and 'DELETE', reading the transition table once; row-level
--- for 'UPDATE', which logs three variants of each row (sql/004_update_visibility.sql). They run
--- as their owner without SET search_path (sql/008_capture_without_set.sql measured what the SET
--- costs a writer), so every name in them, types and operators included, is qualified and the
+-- for 'UPDATE', which logs three variants of each row (so that each reader is judged on what it may see
+-- before and after). They run as their owner without SET search_path (a SET costs every write:
+-- benchmarks/write_overhead.py), so every name in them, types and operators included, is qualified and the
 -- caller's path cannot reach them (tests/test_privileges.py tries). Each refuses any table but
 -- its own, and only the owner may attach it.
 create function realtime.create_capture_function(tbl regclass, parts text[], operation text)

@@ -1,7 +1,7 @@
 -- threadcast ticket application: organisations, tickets, threads and notes, made realtime
 -- through the engine (sql/realtime.sql). The current definition of every object, in one
--- place; the alembic revisions build the same schema step by step and
--- tests/test_migrations.py fails when they disagree.
+-- place; alembic's `ticket_app` track installs it, and tests/test_migrations.py fails when
+-- this file and baseline plus deltas disagree.
 --
 -- Who sees what:
 --   * a customer (a ticket's requester) sees their own tickets, with their threads and the

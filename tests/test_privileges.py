@@ -1,4 +1,4 @@
-"""No path from a database login to the owner's rights (sql/010_privileges.sql).
+"""No path from a database login to the owner's rights (migration 0010).
 
 A hostile login shadows every type and relation a function could name unqualified in its
 pg_temp (PostgreSQL searches pg_temp first for those unless the path names it last), and every

@@ -1,5 +1,5 @@
 """An UPDATE reveals its old row and its new one; each reader gets the variant of the event that
-matches what they may see, and never a row they may not (sql/004_update_visibility.sql)."""
+matches what they may see, and never a row they may not (migration 0004)."""
 
 from __future__ import annotations
 

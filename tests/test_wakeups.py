@@ -1,6 +1,6 @@
 """The wake-up throttle: writes wake listeners, but the database notifies about once per 50 ms
-however many statements commit (realtime.wake(), sql/001_realtime_engine.sql; the per-session
-hint, sql/007_lean_capture.sql, kept per 50 ms interval since sql/008_capture_without_set.sql)."""
+however many statements commit (realtime.wake(), migration 0001; the per-session
+hint, migration 0007, kept per 50 ms interval since migration 0008)."""
 
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ def wake_row_reads(conn: psycopg.Connection) -> int:
 def test_writers_read_the_shared_wake_up_row_about_once_per_50_ms_not_per_statement(
     conn: psycopg.Connection, world: World
 ) -> None:
-    """Each session remembers the 50 ms interval it last looked in (sql/008): reading the one
-    shared row on every statement was a large part of a write's cost (sql/007)."""
+    """Each session remembers the 50 ms interval it last looked in (migration 0008): reading the one
+    shared row on every statement was a large part of a write's cost (migration 0007)."""
     statements = 60
     with conn.transaction():
         started = time.monotonic()

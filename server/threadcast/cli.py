@@ -1,4 +1,4 @@
-"""The `threadcast` command: serve, migrate, token, listen."""
+"""The `threadcast` command: serve, check, migrate, sql, token, listen."""
 
 from __future__ import annotations
 
@@ -60,9 +60,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         if not migrations.is_current(settings.database_url):
             print(
-                "threadcast: the database at DATABASE_URL is not migrated to revision"
-                f" {migrations.head_revision()}.\nRun `threadcast migrate`"
-                " (or `alembic upgrade head` with DATABASE_URL set) first.",
+                "threadcast: the database at DATABASE_URL is not migrated to"
+                f" {', '.join(sorted(migrations.head_revisions()))}.\nRun `threadcast migrate`"
+                " (or `alembic upgrade heads` with DATABASE_URL set) first.",
                 file=sys.stderr,
             )
             return 2
@@ -152,11 +152,31 @@ def _database_url_or_embedded(args: argparse.Namespace) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    if args.engine_only and args.revision:
+        print("threadcast: --engine-only and --revision exclude each other", file=sys.stderr)
+        return 2
+    if args.sql:  # offline: needs no database, only the dialect
+        return cmd_sql(args)
     url = _database_url_or_embedded(args)
     if args.downgrade:
-        migrations.downgrade(url, args.revision or "base", sql=args.sql)
+        migrations.downgrade(url, args.revision or "base")
     else:
-        migrations.upgrade(url, args.revision or migrations.HEAD, sql=args.sql)
+        target = migrations.ENGINE_ONLY if args.engine_only else migrations.HEADS
+        migrations.upgrade(url, args.revision or target)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Prints the install (or, with --downgrade, the uninstall) as one script for psql."""
+    offline = "postgresql://offline"
+    if getattr(args, "downgrade", False):
+        # Offline downgrades need the starting point: every head of the selected tracks.
+        start = "realtime@head" if args.engine_only else "heads"
+        migrations.downgrade(offline, f"{start}:{args.revision or 'base'}", sql=True)
+        return 0
+    target = getattr(args, "revision", None)
+    target = target or (migrations.ENGINE_ONLY if args.engine_only else migrations.HEADS)
+    migrations.upgrade(offline, target, sql=True)
     return 0
 
 
@@ -254,12 +274,23 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--database-url", help="default: DATABASE_URL, else the embedded database")
     check.set_defaults(func=cmd_check)
 
-    migrate = sub.add_parser("migrate", help="apply (or revert) the schema migrations")
+    migrate = sub.add_parser(
+        "migrate", help="install or upgrade both tracks (realtime, ticket_app), or revert them"
+    )
     migrate.add_argument("--database-url", help="default: DATABASE_URL, else the embedded database")
-    migrate.add_argument("--revision", help="target revision (default: head, or base to downgrade)")
+    migrate.add_argument("--engine-only", action="store_true", help="the realtime track alone")
+    migrate.add_argument(
+        "--revision", help="target revision (default: heads, or base to downgrade)"
+    )
     migrate.add_argument("--downgrade", action="store_true")
     migrate.add_argument("--sql", action="store_true", help="print the DDL instead of running it")
     migrate.set_defaults(func=cmd_migrate)
+
+    sql_script = sub.add_parser(
+        "sql", help="print the whole install as one script for `psql -v ON_ERROR_STOP=1`"
+    )
+    sql_script.add_argument("--engine-only", action="store_true", help="the realtime track alone")
+    sql_script.set_defaults(func=cmd_sql)
 
     token = sub.add_parser(
         "token", help="print a JWT for a user, signed with the configured secret"

@@ -743,7 +743,7 @@ class Hub:
 
     async def _summarize_forever(self) -> None:
         """Keep the log's BRIN index summarized, so each tick rechecks a few pages, not every
-        row since autovacuum last came by (sql/005_log_summaries.sql)."""
+        row since autovacuum last came by (migration 0005)."""
         while not self._closing:
             await asyncio.sleep(self.settings.summarize_interval_seconds)
             try:

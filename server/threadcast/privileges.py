@@ -1,7 +1,7 @@
 """`threadcast check`: what a DBA should tighten before threadcast meets untrusted logins.
 
 The engine's definer functions are safe against pg_temp shadowing by themselves
-(sql/010_privileges.sql); these checks cover the database around them, as docs/security.md
+(migration 0010); these checks cover the database around them, as docs/security.md
 explains."""
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ select * from public.ticket_threads
 select * from public.ticket_notes where id = %(note_id)s
 
 -- edit_note --
--- Edits a note if the caller may; a stale version raises TC409 (see sql/002).
+-- Edits a note if the caller may; a stale version raises TC409 (sql/ticket_app.sql).
 update public.ticket_notes
    set body = coalesce(%(body)s, body),
        internal = coalesce(%(internal)s, internal),

@@ -4,7 +4,7 @@
 
 -- public_privileges --
 -- What every login (PUBLIC) may do that it should not: hold temporary objects (the pg_temp
--- shadowing of sql/010_privileges.sql), connect without a grant, create in schema public.
+-- shadowing docs/security.md describes), connect without a grant, create in schema public.
 select finding, fix
   from (values
     (pg_catalog.has_database_privilege('public', pg_catalog.current_database(), 'TEMPORARY'),

@@ -41,7 +41,7 @@ select tick_id, id, topic, event
 
 -- authorize --
 -- Whether a user may subscribe to a channel: its authorize function, run as the user
--- (see sql/006_cheaper_relay.sql).
+-- (realtime.authorize in sql/realtime.sql).
 select realtime.authorize(%(role)s, %(sub)s, %(prefix)s, %(argument)s) as allowed
 
 -- read_as_user --
@@ -50,7 +50,7 @@ select id, payload::text as payload from realtime.messages where id = any(%(ids)
 
 -- read_batch --
 -- What each of many users may see among its ids, each read under its own RLS, in one statement
--- (see sql/003_batch_reads.sql).
+-- (realtime.read_batch in sql/realtime.sql).
 select request, id, payload from realtime.read_batch(%(requests)s::jsonb)
 
 -- summarize --

@@ -1,67 +1,37 @@
--- threadcast, part 10: privileges. Closes the holes a security review found; every
--- SECURITY DEFINER function is audited in docs/security.md.
---
--- 1. `set search_path = ''` does not stop a caller's temporary schema: PostgreSQL still looks
---    in pg_temp first for *types* (and relations) when pg_temp is not on the path. A login with
---    no grants could create `pg_temp.text` or `pg_temp.uuid` as a domain whose CHECK calls its
---    own function, and a definer function naming `text` or casting `::uuid` ran that function
---    as the owner. With pg_temp named last, pg_catalog's types win. Invoker functions get the
---    same path, so one rule holds for every function of both schemas.
--- 2. Definer functions are executable only by the roles that need them (PUBLIC had ticket_access,
---    is_org_member and can_read_thread, and every generated capture function).
--- 3. A capture function refuses to run for any table but its own: attached to a copy of
---    ticket_notes in pg_temp it could otherwise forge events into any channel. Creating a trigger
---    also needs EXECUTE on its function, which only the owner keeps now.
--- 4. read_batch() refuses a request without a role (`null not in (...)` skipped the check, and
---    set_config('role', null) read as the caller's role, bypassing RLS for an owner login).
--- 5. AI status is written by a ticket's agents (through the server) or by a login granted
---    threadcast_ai (an AI worker), never by a customer.
+-- Test data: migration 0010's downgrade as it shipped (sql/down/010_privileges.sql), which takes a
+-- database from 0010 back to 0009. tests/test_migrations.py uses it to make a database at 0009
+-- and shows that `threadcast migrate` brings it to the baselines. History; never edited.
 
--- Roles ---------------------------------------------------------------------------------------
+revoke execute on function public.set_thread_ai_status(uuid, text, integer, text) from threadcast_ai;
+grant execute on function public.is_org_member(uuid), public.ticket_access(uuid),
+                          public.can_read_thread(uuid) to public;
+grant execute on function realtime.render_topic(text[], jsonb),
+                          realtime.change_payload(text, text, text, jsonb, jsonb),
+                          realtime.parse_topic_template(text),
+                          realtime.wake_due(), realtime.wake_bucket() to public;
 
--- AI workers log in with a role granted threadcast_ai; it may call set_thread_ai_status().
-do $$
-begin
-    if not exists (select from pg_catalog.pg_roles where rolname = 'threadcast_ai') then
-        create role threadcast_ai nologin;
-    end if;
-end
-$$;
+alter function realtime.wake() set search_path = '';
+alter function realtime.send(text, text, jsonb) set search_path = '';
+alter function realtime.tick() set search_path = '';
+alter function realtime.advance(bigint, bigint, integer) set search_path = '';
+alter function realtime.positions_after(bigint, bigint, bigint, text[], integer) set search_path = '';
+alter function realtime.head() set search_path = '';
+alter function realtime.cursor_state(bigint) set search_path = '';
+alter function realtime.prune(interval) set search_path = '';
+alter function realtime.summarize() set search_path = '';
+alter function realtime.authorize(text, text, text, text) set search_path = '';
+alter function realtime.enable(regclass, text, regprocedure) set search_path = '';
+alter function realtime.disable(regclass) set search_path = '';
+alter function realtime.register_channel(text, regprocedure) set search_path = '';
+alter function realtime.topic_sql(regclass, text[], text) set search_path = '';
+alter function public.is_org_member(uuid) set search_path = '';
+alter function public.ticket_access(uuid) set search_path = '';
+alter function public.can_read_thread(uuid) set search_path = '';
 
--- search_path ---------------------------------------------------------------------------------
-
-alter function realtime.wake() set search_path = pg_catalog, pg_temp;
-alter function realtime.send(text, text, jsonb) set search_path = pg_catalog, pg_temp;
-alter function realtime.tick() set search_path = pg_catalog, pg_temp;
-alter function realtime.advance(bigint, bigint, integer) set search_path = pg_catalog, pg_temp;
-alter function realtime.positions_after(bigint, bigint, bigint, text[], integer)
-    set search_path = pg_catalog, pg_temp;
-alter function realtime.head() set search_path = pg_catalog, pg_temp;
-alter function realtime.cursor_state(bigint) set search_path = pg_catalog, pg_temp;
-alter function realtime.prune(interval) set search_path = pg_catalog, pg_temp;
-alter function realtime.summarize() set search_path = pg_catalog, pg_temp;
-alter function realtime.authorize(text, text, text, text) set search_path = pg_catalog, pg_temp;
-alter function realtime.enable(regclass, text, regprocedure) set search_path = pg_catalog, pg_temp;
-alter function realtime.disable(regclass) set search_path = pg_catalog, pg_temp;
-alter function realtime.register_channel(text, regprocedure) set search_path = pg_catalog, pg_temp;
-alter function realtime.topic_sql(regclass, text[], text) set search_path = pg_catalog, pg_temp;
-alter function public.is_org_member(uuid) set search_path = pg_catalog, pg_temp;
-alter function public.ticket_access(uuid) set search_path = pg_catalog, pg_temp;
-alter function public.can_read_thread(uuid) set search_path = pg_catalog, pg_temp;
-
--- Functions -----------------------------------------------------------------------------------
-
--- Creates (or replaces) the capture function of one table for one operation and returns its
--- name: statement-level for 'INSERT' and 'DELETE', reading the transition table once; row-level
--- for 'UPDATE', which logs three variants of each row (sql/004_update_visibility.sql). They run
--- as their owner without SET search_path (sql/008_capture_without_set.sql measured what the SET
--- costs a writer), so every name in them, types and operators included, is qualified and the
--- caller's path cannot reach them (tests/test_privileges.py tries). Each refuses any table but
--- its own, and only the owner may attach it.
 create or replace function realtime.create_capture_function(tbl regclass, parts text[], operation text)
 returns text
 language plpgsql
-set search_path = pg_catalog, pg_temp
+set search_path = ''
 as $$
 declare
     rel_schema text;
@@ -90,14 +60,8 @@ begin
 create or replace function realtime.%1$I() returns trigger
 language plpgsql security definer
 as $body$
--- No SET search_path (see sql/008_capture_without_set.sql): every name, type and operator
--- is qualified. It refuses to run for any table but its own (sql/010_privileges.sql).
+-- No SET search_path (see sql/008_capture_without_set.sql): every name is qualified.
 begin
-    if tg_table_name operator(pg_catalog.<>) %4$L
-            or tg_table_schema operator(pg_catalog.<>) %3$L then
-        raise exception 'realtime: %% captures %%.%% only, not %%.%%', %1$L, %3$L, %4$L,
-            tg_table_schema, tg_table_name using errcode = '42501';
-    end if;
     insert into realtime.messages (topic, event, schema_name, table_name, payload, counterpart)
     select v.topic, 'postgres_changes', %3$L, %4$L,
            v.document operator(pg_catalog.||) v.rows, v.counterpart
@@ -134,14 +98,8 @@ $fn$, function_name, realtime.topic_sql(tbl, parts, 'new'), rel_schema, rel_name
 create or replace function realtime.%1$I() returns trigger
 language plpgsql security definer
 as $body$
--- No SET search_path (see sql/008_capture_without_set.sql): every name, type and operator
--- is qualified. It refuses to run for any table but its own (sql/010_privileges.sql).
+-- No SET search_path (see sql/008_capture_without_set.sql): every name is qualified.
 begin
-    if tg_table_name operator(pg_catalog.<>) %4$L
-            or tg_table_schema operator(pg_catalog.<>) %3$L then
-        raise exception 'realtime: %% captures %%.%% only, not %%.%%', %1$L, %3$L, %4$L,
-            tg_table_schema, tg_table_name using errcode = '42501';
-    end if;
     insert into realtime.messages (topic, event, schema_name, table_name, payload)
     select %2$s, 'postgres_changes', %3$L, %4$L,
            %5$L::pg_catalog.jsonb operator(pg_catalog.||) pg_catalog.jsonb_build_object(
@@ -163,19 +121,14 @@ $fn$, function_name, realtime.topic_sql(tbl, parts, 'r'), rel_schema, rel_name,
         pg_catalog.format('threadcast: captures %s of %s (made by realtime.enable)',
             case operation when 'INSERT' then 'inserts' when 'DELETE' then 'deletes'
                            else 'updates' end, tbl));
-    -- Creating a trigger needs EXECUTE on its function: nobody but the owner may attach it.
-    execute pg_catalog.format('revoke execute on function realtime.%I() from public', function_name);
     return pg_catalog.format('realtime.%I()', function_name);
 end
 $$;
 
--- read_batch(requests): requests is a JSON array of {"role", "sub", "ids": [message ids]};
--- returns, per request (0-based position in the array), the ids that user may read, with the
--- payload text on the first row of each id and null after that.
 create or replace function realtime.read_batch(requests jsonb)
 returns table (request integer, id bigint, payload text)
 language plpgsql
-set search_path = pg_catalog, pg_temp
+set search_path = ''
 set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
 as $$
@@ -193,10 +146,8 @@ begin
                array(select pg_catalog.jsonb_array_elements_text(e.value -> 'ids')::bigint) as ids
           from pg_catalog.jsonb_array_elements(requests) with ordinality as e(value, ordinality)
     loop
-        -- `null not in (...)` is null, not true: a missing role must not read as the caller.
-        if req.role is null or req.role not in ('anon', 'authenticated') then
-            raise exception 'read_batch: request %: role must be anon or authenticated, got %',
-                req.n, coalesce(pg_catalog.quote_literal(req.role), 'none')
+        if req.role not in ('anon', 'authenticated') then
+            raise exception 'read_batch: role must be anon or authenticated, got %', req.role
                 using errcode = '22023';
         end if;
         perform pg_catalog.set_config('role', req.role, true),
@@ -229,23 +180,16 @@ begin
 end;
 $$;
 
--- Records a thread's AI processing status and appends an ai_status event
--- {"threadId","status","progress"?,"error"?} to the thread's ticket channel. Callers: an agent
--- of the thread's ticket (the server sets role authenticated and the agent's claims), or a
--- login granted threadcast_ai that has not switched role (an AI worker).
+
 create or replace function public.set_thread_ai_status(
     thread_id uuid, status text, progress integer default null, error text default null
 ) returns public.thread_ai_status
 language plpgsql security definer
-set search_path = pg_catalog, pg_temp
+set search_path = ''
 as $$
 declare
     thread public.ticket_threads;
     result public.thread_ai_status;
-    -- An AI worker: a login granted threadcast_ai acting as itself. The server's requests
-    -- switch role (SET LOCAL ROLE authenticated), so an end user never counts as one.
-    worker boolean := pg_catalog.current_setting('role') = 'none'
-                      and pg_catalog.pg_has_role(session_user, 'threadcast_ai', 'member');
 begin
     if status is null or status not in ('started', 'processing', 'completed', 'failed') then
         raise exception 'invalid AI status %: expected started, processing, completed or failed',
@@ -261,13 +205,9 @@ begin
     end if;
     -- SECURITY DEFINER bypasses RLS, so visibility is checked explicitly, as the caller.
     select * into thread from public.ticket_threads th where th.id = thread_id;
-    if not found or not (worker or public.thread_visible(thread)) then
+    if not found or not public.thread_visible(thread) then
         raise exception 'thread % does not exist or is not visible to you', thread_id
             using errcode = '42501';
-    end if;
-    if not worker and public.ticket_access(thread.ticket_id) is distinct from 'agent' then
-        raise exception 'only an agent of the ticket may set the AI status of thread %', thread_id
-            using errcode = 'TC403', hint = 'AI workers log in with a role granted threadcast_ai';
     end if;
 
     insert into public.thread_ai_status as s (thread_id, ticket_id, status, progress, error)
@@ -285,7 +225,7 @@ begin
 end
 $$;
 
--- Regenerate every realtime table's capture functions with the table check and the revoke.
+
 do $$
 declare
     t record;
@@ -298,18 +238,3 @@ begin
     end loop;
 end
 $$;
-
--- Grants --------------------------------------------------------------------------------------
-
--- The ticket rules' definer helpers run inside RLS policies, as the reading user.
-revoke execute on function public.is_org_member(uuid), public.ticket_access(uuid),
-                           public.can_read_thread(uuid) from public;
-grant execute on function public.is_org_member(uuid), public.ticket_access(uuid),
-                          public.can_read_thread(uuid) to anon, authenticated;
-grant execute on function public.set_thread_ai_status(uuid, text, integer, text) to threadcast_ai;
--- Owner-only generators of trusted SQL (they were PUBLIC; a caller could not use them without
--- the owner's rights to create functions in realtime, but nobody else needs them).
-revoke execute on function realtime.render_topic(text[], jsonb),
-                           realtime.change_payload(text, text, text, jsonb, jsonb),
-                           realtime.parse_topic_template(text),
-                           realtime.wake_due(), realtime.wake_bucket() from public;

@@ -1,4 +1,6 @@
--- Reverses 002_ticket_app.sql: removes the ticket application and its realtime hooks.
+-- Uninstalls sql/ticket_app.sql (the ticket_app track's baseline downgrade): removes the ticket
+-- application, its realtime hooks, its grants and, where no other database still uses it, its
+-- role threadcast_ai. The engine stays.
 
 drop policy if exists "ai_status events" on realtime.messages;
 delete from realtime.channels where prefix = 'ticket-threads:';
@@ -45,3 +47,12 @@ drop function if exists public.bump_version();
 drop function if exists public.touch_updated_at();
 
 revoke usage on schema public from authenticated;
+
+do $$
+begin
+    drop role if exists threadcast_ai;
+exception when dependent_objects_still_exist then
+    -- Roles are cluster-wide; another database still grants it something.
+    raise notice 'role threadcast_ai is still used elsewhere in this cluster; kept';
+end
+$$;

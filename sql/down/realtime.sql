@@ -1,5 +1,5 @@
--- Reverses 001_realtime_engine.sql: removes the realtime schema and, where no other database
--- still uses them, the roles it created.
+-- Uninstalls sql/realtime.sql (the realtime track's baseline downgrade): removes the realtime
+-- schema and, where no other database still uses them, the roles it created.
 
 drop schema if exists realtime cascade;
 
@@ -7,7 +7,7 @@ do $$
 declare
     role_name text;
 begin
-    foreach role_name in array array['threadcast_ai', 'threadcast', 'authenticated', 'anon'] loop
+    foreach role_name in array array['threadcast', 'authenticated', 'anon'] loop
         begin
             execute format('drop role if exists %I', role_name);
         exception when dependent_objects_still_exist then
