@@ -50,7 +50,9 @@ def test_vitest_against_the_real_server(live_server: RunningServer, world: World
             "THREADCAST_THREAD": str(world.thread),
         },
     )
-    assert "client.test.ts" in out and " skipped" not in out, out
+    for suite in ("client.test.ts", "react-query/hooks.test.tsx", "react-query/cache.test.ts"):
+        assert f"✓ src/{suite}" in out, out
+    assert " skipped" not in out and " failed" not in out, out
 
 
 def test_the_served_client_is_the_packages_current_build(tmp_path: Path) -> None:

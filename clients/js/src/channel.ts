@@ -1,7 +1,7 @@
 // A channel: its bindings, its stream (fetch, not EventSource: the token stays in a header and
 // reconnects are ours: Last-Event-ID, jittered backoff, pausing), and delivery to callbacks.
 import type { z } from "zod";
-import { HTTPError, InvalidPayloadError, errorFor } from "./errors.js";
+import { InvalidPayloadError, errorFor } from "./errors.js";
 import { matchesFilter } from "./filter.js";
 import * as S from "./schemas.js";
 import { type SSEFrame, SSEParser } from "./sse.js";
@@ -340,4 +340,3 @@ function validate(event: string, data: unknown): unknown {
   return schema ? parse(schema, data, `${event} event`) : data;
 }
 
-export { HTTPError };

@@ -76,6 +76,7 @@ export class ThreadcastClient implements ChannelHost {
     if (globalThis.document) {
       this.listen(globalThis.document, "visibilitychange", () => this.visibilityChanged());
     }
+    this.state = this.currentState();
   }
 
   get tokenIsFunction(): boolean {
@@ -145,11 +146,15 @@ export class ThreadcastClient implements ChannelHost {
     (this.options.onError ?? ((e: Error) => console.error(e)))(error);
   }
 
+  /** What `state` should say now (with no channel: live, unless the browser is offline). */
+  private currentState(): ConnectionState {
+    if (this.paused) return "paused";
+    if (isOffline()) return "offline";
+    return [...this.channels].every((c) => c.live) ? "live" : "reconnecting";
+  }
+
   changed(): void {
-    let state: ConnectionState;
-    if (this.paused) state = "paused";
-    else if (isOffline()) state = "offline";
-    else state = [...this.channels].every((c) => c.live) ? "live" : "reconnecting";
+    const state = this.currentState();
     if (this.state === state) return;
     this.state = state;
     for (const listener of [this.options.onConnectionState, ...this.stateListeners]) {

@@ -1,7 +1,7 @@
 // The REST API: one typed method per route, each taking an AbortSignal (React Query passes
 // its `signal`), each answer parsed by its schema, each refusal a typed error.
 import type { z } from "zod";
-import { ConflictError, HTTPError, NotFoundError, errorFor } from "./errors.js";
+import { ConflictError, NotFoundError, errorFor } from "./errors.js";
 import { randomId } from "./ids.js";
 import * as S from "./schemas.js";
 import type { AIState, AIStatus, EditNote, ErrorBody, ThreadList, ThreadNote, ThreadWithNotes } from "./types.js";
@@ -121,4 +121,3 @@ export function restApi(send: Send): RestApi {
   };
 }
 
-export { HTTPError };

@@ -129,49 +129,6 @@ interface ErrorBody {
     current?: ThreadNote | null;
 }
 
-/** Any non-2xx answer; `body` is the server's {"error", "message", ...}. */
-declare class HTTPError extends Error {
-    readonly status: number;
-    readonly body: ErrorBody;
-    constructor(status: number, body: ErrorBody);
-}
-/** 412: someone else changed the note first. `current` is their version (null if gone). */
-declare class ConflictError extends HTTPError {
-    readonly current: ThreadNote | null;
-    constructor(message: string, current?: ThreadNote | null, status?: number);
-}
-/** 404: the row does not exist, or the caller may not see it. */
-declare class NotFoundError extends HTTPError {
-    constructor(body: ErrorBody);
-}
-/** 403: the caller may see it but not do this (or the Origin is not allowed). */
-declare class ForbiddenError extends HTTPError {
-    constructor(body: ErrorBody);
-}
-/** 400/422: the server refused the request as malformed; `body.problems` says where. */
-declare class ValidationError extends HTTPError {
-    constructor(status: number, body: ErrorBody);
-}
-/** 429 (or 503 with Retry-After): try again after `retryAfter` seconds. */
-declare class RateLimitedError extends HTTPError {
-    readonly retryAfter: number | null;
-    constructor(status: number, body: ErrorBody, retryAfter: number | null);
-}
-/** An event or answer from the server that does not match its schema. */
-declare class InvalidPayloadError extends Error {
-    readonly payload: unknown;
-    readonly issues: {
-        path: string;
-        message: string;
-    }[];
-    constructor(what: string, payload: unknown, issues: {
-        path: string;
-        message: string;
-    }[]);
-}
-/** Whether a retry may succeed: network failures, 5xx and rate limits; never another 4xx. */
-declare function isRetryable(error: unknown): boolean;
-
 type ChannelStatus = "SUBSCRIBED" | "CHANNEL_ERROR" | "TIMED_OUT" | "CLOSED";
 interface PostgresChangesFilter<Table extends string = string> {
     event: EventType | "*";
@@ -328,6 +285,8 @@ declare class ThreadcastClient implements ChannelHost {
     detach(channel: Channel): void;
     subscribed(): void;
     reportError(error: Error): void;
+    /** What `state` should say now (with no channel: live, unless the browser is offline). */
+    private currentState;
     changed(): void;
     /** Resolves after `ms`, or sooner on wake() (or the owner's wakeUp(), on unsubscribe). */
     sleep(ms: number, owner: {
@@ -342,6 +301,49 @@ declare class ThreadcastClient implements ChannelHost {
     private visibilityChanged;
 }
 declare function createClient(baseUrl: string, options: ClientOptions): ThreadcastClient;
+
+/** Any non-2xx answer; `body` is the server's {"error", "message", ...}. */
+declare class HTTPError extends Error {
+    readonly status: number;
+    readonly body: ErrorBody;
+    constructor(status: number, body: ErrorBody);
+}
+/** 412: someone else changed the note first. `current` is their version (null if gone). */
+declare class ConflictError extends HTTPError {
+    readonly current: ThreadNote | null;
+    constructor(message: string, current?: ThreadNote | null, status?: number);
+}
+/** 404: the row does not exist, or the caller may not see it. */
+declare class NotFoundError extends HTTPError {
+    constructor(body: ErrorBody);
+}
+/** 403: the caller may see it but not do this (or the Origin is not allowed). */
+declare class ForbiddenError extends HTTPError {
+    constructor(body: ErrorBody);
+}
+/** 400/422: the server refused the request as malformed; `body.problems` says where. */
+declare class ValidationError extends HTTPError {
+    constructor(status: number, body: ErrorBody);
+}
+/** 429 (or 503 with Retry-After): try again after `retryAfter` seconds. */
+declare class RateLimitedError extends HTTPError {
+    readonly retryAfter: number | null;
+    constructor(status: number, body: ErrorBody, retryAfter: number | null);
+}
+/** An event or answer from the server that does not match its schema. */
+declare class InvalidPayloadError extends Error {
+    readonly payload: unknown;
+    readonly issues: {
+        path: string;
+        message: string;
+    }[];
+    constructor(what: string, payload: unknown, issues: {
+        path: string;
+        message: string;
+    }[]);
+}
+/** Whether a retry may succeed: network failures, 5xx and rate limits; never another 4xx. */
+declare function isRetryable(error: unknown): boolean;
 
 /** One block of a text/event-stream; data is null when the block had no data lines. */
 interface SSEFrame {

@@ -7490,6 +7490,7 @@ class ThreadcastClient {
         if (globalThis.document) {
             this.listen(globalThis.document, "visibilitychange", () => this.visibilityChanged());
         }
+        this.state = this.currentState();
     }
     get tokenIsFunction() {
         return typeof this.token === "function";
@@ -7549,14 +7550,16 @@ class ThreadcastClient {
     reportError(error) {
         (this.options.onError ?? ((e) => console.error(e)))(error);
     }
-    changed() {
-        let state;
+    /** What `state` should say now (with no channel: live, unless the browser is offline). */
+    currentState() {
         if (this.paused)
-            state = "paused";
-        else if (isOffline())
-            state = "offline";
-        else
-            state = [...this.channels].every((c) => c.live) ? "live" : "reconnecting";
+            return "paused";
+        if (isOffline())
+            return "offline";
+        return [...this.channels].every((c) => c.live) ? "live" : "reconnecting";
+    }
+    changed() {
+        const state = this.currentState();
         if (this.state === state)
             return;
         this.state = state;

@@ -17,19 +17,29 @@ export function useThreadcast(): ThreadcastClient {
 export const isOnline = (client: ThreadcastClient): boolean => client.state === "live" || client.state === "paused";
 
 /**
- * Wire `queryClient` to `client`: React Query's onlineManager follows the client's connection
- * state (so mutations pause while the server is out of reach and resume, through
- * resumePausedMutations, when it is back), and the mutations' functions are registered by key
- * (so paused mutations restored by a persister after a reload can run). Call it before
- * restoring a persisted cache. Returns the undo.
+ * Wire `queryClient` to `client` (ThreadcastProvider does it): the mutations' functions are
+ * registered by key, so paused mutations restored by a persister after a reload can run, and
+ * React Query's onlineManager follows the client's connection state, so writes pause while
+ * the server is out of reach and resume (resumePausedMutations) when it is back. Do it before
+ * a persisted cache is restored. Returns the undo of the onlineManager part.
  */
 export function bindQueryClient(queryClient: QueryClient, client: ThreadcastClient): () => void {
+  registerQueryClient(queryClient, client);
+  return followConnection(client);
+}
+
+/** The mutations' defaults on `queryClient`; refuses a client with its own offline queue. */
+export function registerQueryClient(queryClient: QueryClient, client: ThreadcastClient): void {
   if (client.offlineQueue) {
     throw new Error(
       "threadcast: create the client with offlineQueue: false for React Query, which queues writes itself",
     );
   }
   registerMutations(queryClient, client);
+}
+
+/** React Query's onlineManager fed by the client's connection state; returns the undo. */
+export function followConnection(client: ThreadcastClient): () => void {
   onlineManager.setEventListener((setOnline) => {
     setOnline(isOnline(client));
     return client.onConnectionState(() => setOnline(isOnline(client)));

@@ -8,7 +8,7 @@ export { useAddNote, useEditNote, useDeleteNote, registerMutations } from "./mut
 export type { AddNoteVariables, EditNoteVariables, DeleteNoteVariables, Snapshot } from "./mutations.js";
 export { ThreadcastProvider } from "./provider.js";
 export type { ThreadcastProviderProps } from "./provider.js";
-export { useThreadcast, bindQueryClient, isOnline } from "./context.js";
+export { useThreadcast, bindQueryClient, registerQueryClient, followConnection, isOnline } from "./context.js";
 export { ThreadUpdater } from "./updater.js";
 export { patchList, patchThread, placeNote, dropNote, findNote, Tombstones } from "./cache.js";
 export type { Change, Patched } from "./cache.js";

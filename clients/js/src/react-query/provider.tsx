@@ -1,7 +1,7 @@
 import { type QueryClient, useQueryClient } from "@tanstack/react-query";
 import { type ReactNode, useEffect, useState } from "react";
 import type { ThreadcastClient } from "../client.js";
-import { ThreadcastContext, bindQueryClient } from "./context.js";
+import { ThreadcastContext, followConnection, registerQueryClient } from "./context.js";
 
 export interface ThreadcastProviderProps {
   client: ThreadcastClient;
@@ -14,9 +14,11 @@ export interface ThreadcastProviderProps {
  * inside QueryClientProvider (or PersistQueryClientProvider). */
 export function ThreadcastProvider({ client, queryClient, children }: ThreadcastProviderProps): ReactNode {
   const fromContext = useQueryClient(queryClient);
-  // Bound during the first render, not in an effect: a persister restoring paused mutations
-  // (in its provider's effect, which runs after ours renders) must find their functions.
-  const [unbind] = useState(() => bindQueryClient(fromContext, client));
-  useEffect(() => unbind, [unbind]);
+  // Registered during the first render, not in an effect: a persister restoring paused
+  // mutations (in its provider's effect) must find their functions. Idempotent.
+  useState(() => registerQueryClient(fromContext, client));
+  // An effect, so StrictMode's remount binds again. It runs before the enclosing persister's
+  // restore effect (children's effects run first), so restored writes wait for the client.
+  useEffect(() => followConnection(client), [client]);
   return <ThreadcastContext.Provider value={client}>{children}</ThreadcastContext.Provider>;
 }
