@@ -50,7 +50,12 @@ def test_vitest_against_the_real_server(live_server: RunningServer, world: World
             "THREADCAST_THREAD": str(world.thread),
         },
     )
-    for suite in ("client.test.ts", "react-query/hooks.test.tsx", "react-query/cache.test.ts"):
+    for suite in (
+        "client.test.ts",
+        "react-query/hooks.test.tsx",
+        "react-query/cache.test.ts",
+        "react-query/persist.test.ts",
+    ):
         assert f"✓ src/{suite}" in out, out
     assert " skipped" not in out and " failed" not in out, out
 
