@@ -4,7 +4,7 @@ import { PersistQueryClientProvider } from "@tanstack/react-query-persist-client
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { createClient } from "threadcast";
-import { ThreadcastProvider } from "threadcast/react-query";
+import { ThreadcastProvider, dehydrateOptions, resumeRestoredMutations } from "threadcast/react-query";
 import { App } from "./App.tsx";
 import { config } from "./config.ts";
 
@@ -15,7 +15,7 @@ const client = createClient(config.api, { token: config.token, offlineQueue: fal
 const queryClient = new QueryClient({
   defaultOptions: { queries: { staleTime: 60_000, gcTime: DAY }, mutations: { gcTime: DAY } },
 });
-// Paused mutations (written offline) and the cache survive a reload in localStorage.
+// Unfinished writes (offline, or in flight) and the cache survive a reload in localStorage.
 const persister = createAsyncStoragePersister({ storage: window.localStorage, throttleTime: 100 });
 
 const root = document.getElementById("root");
@@ -24,9 +24,9 @@ createRoot(root).render(
   <StrictMode>
     <PersistQueryClientProvider
       client={queryClient}
-      persistOptions={{ persister, maxAge: DAY }}
-      // Restored paused writes are sent once the client is live (React Query waits for it).
-      onSuccess={() => void queryClient.resumePausedMutations()}
+      persistOptions={{ persister, maxAge: DAY, dehydrateOptions }}
+      // Restored writes are sent once the client is live (React Query waits for it).
+      onSuccess={() => void resumeRestoredMutations(queryClient)}
     >
       <ThreadcastProvider client={client}>
         <App ticketId={config.ticketId} />

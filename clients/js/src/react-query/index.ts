@@ -12,3 +12,4 @@ export { useThreadcast, bindQueryClient, registerQueryClient, followConnection, 
 export { ThreadUpdater } from "./updater.js";
 export { patchList, patchThread, placeNote, dropNote, findNote, Tombstones } from "./cache.js";
 export type { Change, Patched } from "./cache.js";
+export { dehydrateOptions, resumeRestoredMutations } from "./persist.js";
