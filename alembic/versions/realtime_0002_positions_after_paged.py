@@ -1,0 +1,24 @@
+"""realtime: positions_after() pages through a large tick in time proportional to the page
+
+Revision ID: realtime_0002
+Revises: realtime_0001
+"""
+
+# A delta: the same change is also made in sql/realtime.sql, and a fresh install applies that
+# file and then this delta, so it is idempotent (create or replace).
+from threadcast.migrations import apply_sql
+
+revision = "realtime_0002"
+down_revision = "realtime_0001"
+branch_labels = None
+# The canonical file this revision leaves the schema at (tests/test_migrations.py).
+canonical_sha256 = "b49e0c738cb85587b7a98018c0947284a7cd897a836925b0b1e18076c3e4931b"
+depends_on = None
+
+
+def upgrade() -> None:
+    apply_sql("deltas/realtime_0002.sql")
+
+
+def downgrade() -> None:
+    apply_sql("deltas/down/realtime_0002.sql")
