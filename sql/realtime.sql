@@ -957,7 +957,8 @@ grant execute on function realtime.tick(), realtime.positions_after(bigint, bigi
     realtime.head(), realtime.cursor_state(bigint), realtime.prune(interval)
     to threadcast;
 -- Only the migrating owner configures tables and channels and generates capture functions.
-revoke execute on function realtime.enable(regclass, text, regprocedure), realtime.disable(regclass),
+revoke execute on function
+    realtime.enable(regclass, text, regprocedure), realtime.disable(regclass),
     realtime.register_channel(text, regprocedure)
     from public;
 revoke execute on function realtime.read_batch(jsonb) from public;

@@ -12,7 +12,7 @@ revision = "realtime_0002"
 down_revision = "realtime_0001"
 branch_labels = None
 # The canonical file this revision leaves the schema at (tests/test_migrations.py).
-canonical_sha256 = "b49e0c738cb85587b7a98018c0947284a7cd897a836925b0b1e18076c3e4931b"
+canonical_sha256 = "a070a1b5d9893261144322109b868219f77d7dd547d9f1de1b93e1107a654910"
 depends_on = None
 
 
