@@ -1,6 +1,6 @@
 // A channel: its bindings, its stream (fetch, not EventSource: the token stays in a header and
 // reconnects are ours: Last-Event-ID, jittered backoff, pausing), and delivery to callbacks.
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { InvalidPayloadError, errorFor } from "./errors.js";
 import { matchesFilter } from "./filter.js";
 import * as S from "./schemas.js";
@@ -331,7 +331,7 @@ export class Channel {
 
 /** The frame's payload, parsed by its event's schema (unknown events pass as they are). */
 function validate(event: string, data: unknown): unknown {
-  let schema: z.ZodType | undefined;
+  let schema: z.ZodMiniType | undefined;
   if (event === "postgres_changes") {
     const table = typeof data === "object" && data !== null ? (data as { table?: unknown }).table : undefined;
     schema = S.changesSchemaFor(typeof table === "string" ? table : "");

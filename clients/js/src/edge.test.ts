@@ -57,7 +57,7 @@ describe("events", () => {
     client.channel("ticket-threads:x")
       .on("postgres_changes", { event: "INSERT", table: "ticket_notes" }, (p) => { if (p.eventType === "INSERT") bodies.push(p.new.body); })
       .subscribe();
-    await expect.poll(() => errors.length).toBe(2);
+    await expect.poll(() => errors.length, { timeout: 5000 }).toBe(2);
     client.close();
     expect(bodies).toEqual([note(2).body]);
     expect(errors.every((e) => e instanceof InvalidPayloadError)).toBe(true);

@@ -1,6 +1,6 @@
 // The REST API: one typed method per route, each taking an AbortSignal (React Query passes
 // its `signal`), each answer parsed by its schema, each refusal a typed error.
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { ConflictError, NotFoundError, errorFor } from "./errors.js";
 import { randomId } from "./ids.js";
 import * as S from "./schemas.js";
@@ -38,7 +38,7 @@ export interface Request<Out> {
   body?: unknown;
   headers?: Record<string, string>;
   /** The answer's schema (null: 204, no body). */
-  schema: z.ZodType<Out> | null;
+  schema: z.ZodMiniType<Out> | null;
   signal?: AbortSignal;
   /**
    * For a write sent again after its answer was lost: turns the retry's error into what the

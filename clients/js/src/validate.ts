@@ -1,9 +1,9 @@
 // Parsing at the edge: every event and answer goes through its schema once, here.
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { InvalidPayloadError } from "./errors.js";
 
 /** `data` as `schema`'s output, or an InvalidPayloadError naming what was wrong. */
-export function parse<S extends z.ZodType>(schema: S, data: unknown, what: string): z.output<S> {
+export function parse<S extends z.ZodMiniType>(schema: S, data: unknown, what: string): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => ({
