@@ -42,6 +42,12 @@ describe("request bodies", () => {
     expect(S.CreateThread.safeParse({ subject: "   " }).success).toBe(false);
   });
 
+  it("refuse NUL in text, and an AI error without status failed", () => {
+    expect(S.CreateNote.safeParse({ body: "a\u0000b" }).success).toBe(false);
+    expect(S.SetAIStatus.safeParse({ status: "processing", error: "boom" }).success).toBe(false);
+    expect(S.SetAIStatus.safeParse({ status: "failed", error: "boom" }).success).toBe(true);
+  });
+
   it("edit needs a body or internal", () => {
     expect(S.EditNote.safeParse({}).success).toBe(false);
     expect(S.EditNote.safeParse({ internal: true }).success).toBe(true);

@@ -108,27 +108,31 @@ export const ThreadList = z.object({
   threads: z.array(ThreadWithNotes),
 });
 
-// Request bodies are strict, as the server's are (extra="forbid").
+// Request bodies are strict, as the server's are (extra="forbid"), and refuse what PostgreSQL
+// refuses: text with NUL.
+const text = () => z.string().check(z.regex(/^[^\u0000]*$/));
 export const CreateThread = z.strictObject({
   id: z.nullish(uuid),
-  subject: z.string().check(z.minLength(1), z.maxLength(500), z.regex(/\S/)),
+  subject: text().check(z.minLength(1), z.maxLength(500), z.regex(/[^\s\u0000]/)),
 });
 
 export const CreateNote = z.strictObject({
   id: z.nullish(uuid),
-  body: z.string().check(z.minLength(1)),
+  body: text().check(z.minLength(1)),
   internal: z.optional(z.boolean()),
 });
 
 export const EditNote = z
-  .strictObject({ body: z.nullish(z.string().check(z.minLength(1))), internal: z.nullish(z.boolean()) })
+  .strictObject({ body: z.nullish(text().check(z.minLength(1))), internal: z.nullish(z.boolean()) })
   .check(z.refine((edit) => edit.body != null || edit.internal != null, "give body, internal, or both"));
 
-export const SetAIStatus = z.strictObject({
-  status: AIStatus,
-  progress: z.nullish(percent),
-  error: z.nullish(z.string().check(z.maxLength(2000))),
-});
+export const SetAIStatus = z
+  .strictObject({
+    status: AIStatus,
+    progress: z.nullish(percent),
+    error: z.nullish(text().check(z.maxLength(2000))),
+  })
+  .check(z.refine((s) => s.error == null || s.status === "failed", "an error only with status failed"));
 
 export const Problem = z.object({ field: z.string(), problem: z.string() });
 

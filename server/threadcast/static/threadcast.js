@@ -2545,23 +2545,26 @@ const ThreadList = object({
     ticket: Ticket,
     threads: array(ThreadWithNotes),
 });
-// Request bodies are strict, as the server's are (extra="forbid").
+// Request bodies are strict, as the server's are (extra="forbid"), and refuse what PostgreSQL
+// refuses: text with NUL.
+const text = () => string().check(_regex(/^[^\u0000]*$/));
 strictObject({
     id: nullish(uuid),
-    subject: string().check(_minLength(1), _maxLength(500), _regex(/\S/)),
+    subject: text().check(_minLength(1), _maxLength(500), _regex(/[^\s\u0000]/)),
 });
 strictObject({
     id: nullish(uuid),
-    body: string().check(_minLength(1)),
+    body: text().check(_minLength(1)),
     internal: optional(boolean()),
 });
-strictObject({ body: nullish(string().check(_minLength(1))), internal: nullish(boolean()) })
+strictObject({ body: nullish(text().check(_minLength(1))), internal: nullish(boolean()) })
     .check(refine((edit) => edit.body != null || edit.internal != null, "give body, internal, or both"));
 strictObject({
     status: AIStatus,
     progress: nullish(percent),
-    error: nullish(string().check(_maxLength(2000))),
-});
+    error: nullish(text().check(_maxLength(2000))),
+})
+    .check(refine((s) => s.error == null || s.status === "failed", "an error only with status failed"));
 const Problem = object({ field: string(), problem: string() });
 const ErrorBody = looseObject({
     error: string(),
