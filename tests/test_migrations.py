@@ -308,3 +308,28 @@ def test_an_unknown_revision_is_not_current(empty_database_url: str) -> None:
         conn.execute("insert into alembic_version values ('realtime_9999')")
     assert migrations.applied_revisions(empty_database_url) == set()
     assert not migrations.is_current(empty_database_url)
+
+
+def test_serve_refuses_a_database_that_misses_a_track(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`threadcast serve` on an engine-only database says what to run, and starts nothing."""
+    from threadcast.cli import main
+
+    migrations.upgrade(empty_database_url, migrations.ENGINE_ONLY)
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    monkeypatch.setenv("THREADCAST_JWT_SECRET", "threadcast-test-secret-0123456789abcdef")
+    assert main(["serve"]) == 2
+    error = capsys.readouterr().err
+    assert f"not migrated to {', '.join(sorted(migrations.head_revisions()))}" in error
+    assert "threadcast migrate" in error
+
+
+def test_an_offline_downgrade_is_refused_with_what_to_run_instead(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from threadcast.cli import main
+
+    assert main(["migrate", "--sql", "--downgrade"]) == 2
+    error = capsys.readouterr().err
+    assert "threadcast migrate --downgrade" in error and "sql/down/realtime.sql" in error

@@ -59,12 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"threadcast: {problem}", file=sys.stderr)
             return 2
         if not migrations.is_current(settings.database_url):
-            print(
-                "threadcast: the database at DATABASE_URL is not migrated to"
-                f" {', '.join(sorted(migrations.head_revisions()))}.\nRun `threadcast migrate`"
-                " (or `alembic upgrade heads` with DATABASE_URL set) first.",
-                file=sys.stderr,
-            )
+            print(f"threadcast: {migrations.NotMigrated(settings.database_url)}", file=sys.stderr)
             return 2
     else:
         url = _embedded_database_url()
@@ -155,28 +150,33 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if args.engine_only and args.revision:
         print("threadcast: --engine-only and --revision exclude each other", file=sys.stderr)
         return 2
+    if args.sql and args.downgrade:
+        # Offline, alembic cannot tell which tracks a database has, so its downgrade script
+        # for two tracks would be wrong.
+        print(
+            "threadcast: --sql cannot print a downgrade; run `threadcast migrate --downgrade`"
+            " against the database, or review sql/down/ticket_app.sql and sql/down/realtime.sql",
+            file=sys.stderr,
+        )
+        return 2
     if args.sql:  # offline: needs no database, only the dialect
         return cmd_sql(args)
     url = _database_url_or_embedded(args)
     if args.downgrade:
         migrations.downgrade(url, args.revision or "base")
     else:
-        target = migrations.ENGINE_ONLY if args.engine_only else migrations.HEADS
-        migrations.upgrade(url, args.revision or target)
+        migrations.upgrade(url, args.revision or _install_target(args))
     return 0
 
 
+def _install_target(args: argparse.Namespace) -> str:
+    return migrations.ENGINE_ONLY if args.engine_only else migrations.HEADS
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
-    """Prints the install (or, with --downgrade, the uninstall) as one script for psql."""
-    offline = "postgresql://offline"
-    if getattr(args, "downgrade", False):
-        # Offline downgrades need the starting point: every head of the selected tracks.
-        start = "realtime@head" if args.engine_only else "heads"
-        migrations.downgrade(offline, f"{start}:{args.revision or 'base'}", sql=True)
-        return 0
-    target = getattr(args, "revision", None)
-    target = target or (migrations.ENGINE_ONLY if args.engine_only else migrations.HEADS)
-    migrations.upgrade(offline, target, sql=True)
+    """Prints the install (both tracks, or the engine's) as one script for psql."""
+    target = getattr(args, "revision", None) or _install_target(args)
+    migrations.upgrade("postgresql://offline", target, sql=True)
     return 0
 
 
