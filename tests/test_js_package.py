@@ -16,6 +16,8 @@ from tests.servers import RunningServer
 from tests.support import World
 
 ROOT = Path(__file__).resolve().parents[1]
+# CI may set FORCE_COLOR: vitest then paints its lines, whatever NO_COLOR says.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 PACKAGE = ROOT / "clients" / "js"
 STATIC = ROOT / "server" / "threadcast" / "static"
 
@@ -25,13 +27,17 @@ def npm(*args: str, env: dict[str, str] | None = None, cwd: Path = PACKAGE) -> s
     done = subprocess.run(
         ["npm", *args],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={
+            **{k: v for k, v in os.environ.items() if k != "FORCE_COLOR"},
+            "NO_COLOR": "1",
+            **(env or {}),
+        },
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, f"npm {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+    return ANSI_ESCAPE.sub("", done.stdout)
 
 
 def test_the_package_type_checks_under_strict() -> None:
