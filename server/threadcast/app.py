@@ -150,6 +150,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
             Route("/v1/channels/{channel:str}/stream", stream.endpoint),
+            Route("/v1/stream", stream.multi_endpoint),
             Route("/demo/users", demo.users_endpoint),
             Route("/openapi.json", openapi.endpoint),
             *api.routes,

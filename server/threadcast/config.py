@@ -50,7 +50,8 @@ class Settings:
 
     # Limits.
     max_connections_per_user: int = 20
-    max_subscriptions_per_connection: int = 20
+    max_subscriptions_per_connection: int = 20  # bindings per channel of a stream
+    max_channels_per_stream: int = 100  # /v1/stream: past it 400 too_many_channels
     connect_attempts_per_ip_per_minute: int = 120
     max_request_bytes: int = 1_048_576
     max_query_bytes: int = 8192

@@ -108,13 +108,19 @@ class SharedBytes:
 @dataclass(eq=False)
 class Connection:
     """One stream's state and its bounded queue of frames: at most `limit` frames pending
-    (live delivery overflows past it), and, for catch-up, at most `budget` bytes."""
+    (live delivery overflows past it), and, for catch-up, at most `budget` bytes.
+
+    A stream carries one channel (/v1/channels/{channel}/stream) or several (/v1/stream,
+    whose frames are `tagged` with their channel). `starts` holds, when channels of one stream
+    start at different positions, where each starts: its events at or before it are not sent."""
 
     identity: Identity
-    subscription: Subscription
+    channels: dict[str, Subscription]
     limit: int
     budget: int
     shared: SharedBytes = field(default_factory=lambda: SharedBytes(1 << 62))
+    tagged: bool = False
+    starts: dict[str, Position] = field(default_factory=dict)
     live: bool = False
     closed: bool = False
     announced: bool = False  # the `subscribed` frame was sent
@@ -129,8 +135,22 @@ class Connection:
         self.queue = asyncio.Queue(self.limit + 1)
 
     @property
-    def topic(self) -> str:
-        return self.subscription.channel
+    def bindings(self) -> int:
+        return sum(len(s.bindings) for s in self.channels.values())
+
+    def wants(self, event: DecodedEvent) -> bool:
+        """Whether this stream sends `event`: one of its channels, a binding that matches,
+        after that channel's start."""
+        entry = event.entry
+        subscription = self.channels.get(entry.topic)
+        if subscription is None:
+            return False
+        if self.starts and entry.position <= self.starts[entry.topic]:
+            return False
+        return subscription.wants(entry.event, event.payload)
+
+    def frame_of(self, event: DecodedEvent) -> bytes:
+        return event.tagged_frame() if self.tagged else event.frame
 
     def push(self, data: bytes) -> bool:
         """Queue a live frame; False if the queue overflowed (the connection is then reset)."""
@@ -265,6 +285,19 @@ class DecodedEvent:
     payload_text: str
     payload: dict[str, Any]
     frame: bytes
+    _tagged: bytes | None = None
+
+    def tagged_frame(self) -> bytes:
+        """The frame of a multi-channel stream: the payload with its channel as first key
+        (built once per event, and only if such a stream wants it)."""
+        if self._tagged is None:
+            channel = json.dumps(self.entry.topic)
+            text = self.payload_text
+            body = (
+                f'{{"channel":{channel}}}' if text == "{}" else f'{{"channel":{channel},{text[1:]}'
+            )
+            self._tagged = frame(self.entry.event, body, self.entry.position)
+        return self._tagged
 
 
 class Hub:
@@ -348,18 +381,42 @@ class Hub:
 
     # Connections -----------------------------------------------------------------------------
 
-    def register(self, identity: Identity, subscription: Subscription) -> Connection:
+    def register(
+        self,
+        identity: Identity,
+        channels: Subscription | list[Subscription],
+        *,
+        tagged: bool = False,
+    ) -> Connection:
+        """A connection for one channel, or for several (`tagged`: frames name their channel)."""
+        subscriptions = [channels] if isinstance(channels, Subscription) else channels
         conn = Connection(
             identity,
-            subscription,
+            {s.channel: s for s in subscriptions},
             self.settings.queue_size,
             self.settings.catch_up_bytes,
             self.queued,
+            tagged=tagged,
         )
         self.groups.setdefault(identity, Group(identity)).connections.add(conn)
-        self.subscribers[conn.topic].add(conn)
+        for topic in conn.channels:
+            self.subscribers[topic].add(conn)
         self._count(conn, +1)
         return conn
+
+    def set_starts(
+        self, conn: Connection, cursor: Position | None, starts: dict[str, Position]
+    ) -> Position | None:
+        """Where a multi-channel stream's replay begins, given Last-Event-ID and some channels'
+        own starts (`from.<channel>`): the earliest of them. None: live at once (no cursor, no
+        starts). A channel without a start begins at the cursor, or, with no cursor, at this
+        replica's position now (live from the request); events at or before a channel's
+        start are not sent for it."""
+        if not starts:
+            return cursor
+        default = cursor if cursor is not None else self.position
+        conn.starts = {channel: starts.get(channel, default) for channel in conn.channels}
+        return min(conn.starts.values())
 
     def start_catch_up(self, conn: Connection, cursor: Position) -> None:
         """Catch `conn` up from `cursor` in the background, then make it live."""
@@ -376,32 +433,40 @@ class Hub:
             group.connections.discard(conn)
             if not group.connections:
                 del self.groups[conn.identity]
-            topic_subscribers = self.subscribers[conn.topic]
-            topic_subscribers.discard(conn)
-            if not topic_subscribers:
-                del self.subscribers[conn.topic]
+            for topic in conn.channels:
+                topic_subscribers = self.subscribers[topic]
+                topic_subscribers.discard(conn)
+                if not topic_subscribers:
+                    del self.subscribers[topic]
             self._count(conn, -1)
 
     def _count(self, conn: Connection, sign: int) -> None:
         # O(1) per change: a churn of 10,000 connections must not rescan them all each time.
         self.metrics.connections.inc(sign)
-        self.metrics.subscriptions.inc(sign * len(conn.subscription.bindings))
+        self.metrics.subscriptions.inc(sign * conn.bindings)
         self.metrics.identity_groups.set(len(self.groups))
 
     def go_live(self, conn: Connection) -> None:
         """From now on the dispatcher delivers to `conn`; tell the client, with the position it
         would resume from. Synchronous, so no batch can slip between the two."""
         conn.live = True
+        if conn.starts:
+            # Starts the position has passed filter nothing more: keep only those ahead of it.
+            conn.starts = {c: p for c, p in conn.starts.items() if p > self.position}
+            if conn.starts:
+                conn.starts.update({c: (0, 0) for c in conn.channels if c not in conn.starts})
         if conn.announced:
             return
         conn.announced = True
+        names = list(conn.channels)
+        where = {"channels": names} if conn.tagged else {"channel": names[0]}
         conn.push(
             system_frame(
                 "subscribed",
-                f"live on {conn.topic}",
+                f"live on {', '.join(names)}",
                 self.position,
-                channel=conn.topic,
-                bindings=len(conn.subscription.bindings),
+                **where,
+                bindings=conn.bindings,
             )
         )
 
@@ -509,7 +574,7 @@ class Hub:
             # Memory: while every stream together has catch_up_total_bytes queued, read no
             # more (checked in turn, so a storm cannot pass it all at once).
             await self.queued.wait_room()
-            fetched = await self._positions(cursor, target, [conn.topic], limit=entries)
+            fetched = await self._positions(cursor, target, list(conn.channels), limit=entries)
             wanted = [e for e in fetched if e.position <= target]
             events = await self._read_as(conn.identity, wanted) if wanted else []
             # A replay may take hours at a slow client's pace while retention prunes the log:
@@ -517,11 +582,7 @@ class Hub:
             state = await self.cursor_state(cursor)
         if wanted:
             self.metrics.catch_up_reads.inc()
-        frames = [
-            event.frame
-            for event in coalesce_progress(events)
-            if conn.subscription.wants(event.entry.event, event.payload)
-        ]
+        frames = [conn.frame_of(event) for event in coalesce_progress(events) if conn.wants(event)]
         # A full page that ended before the target means there is more to read.
         more = len(fetched) == entries and len(wanted) == len(fetched)
         held = sum(len(f) for f in frames)
@@ -671,13 +732,22 @@ class Hub:
             o if isinstance(o, BaseException) else self._decode(group_entries, o, shared)
             for (_, group_entries), o in zip(reads, outcomes, strict=True)
         ]
+        # A connection that went live during the reads, on a topic its identity's read did not
+        # cover, gets nothing of this batch here (not even of its covered channels): it
+        # catches up from the position before the batch instead, below.
+        uncovered = {
+            conn
+            for topic in by_topic
+            for conn in self.subscribers.get(topic, ())
+            if conn.live and (conn.identity, topic) not in covered
+        }
 
         # From here to the end: no awaits (see the module docstring).
         now = dt.datetime.now(dt.UTC)
         lag_observed: set[int] = set()
         delivered = overflowed = 0
         for (group, _), result in zip(reads, results, strict=True):
-            live = [c for c in group.connections if c.live and not c.closed]
+            live = [c for c in group.connections if c.live and not c.closed and c not in uncovered]
             if isinstance(result, BaseException):
                 self.metrics.read_errors.inc()
                 log.warning("hub: read as %s failed: %s", group.identity.sub, result)
@@ -686,26 +756,22 @@ class Hub:
                 continue
             for event in coalesce_progress(result):
                 self._observe_lag(event, now, lag_observed)
-                data = event.frame
                 for conn in live:
                     if conn.closed:
                         continue  # reset earlier in this batch: counted once, sent nothing more
-                    if conn.topic == event.entry.topic and conn.subscription.wants(
-                        event.entry.event, event.payload
-                    ):
-                        if conn.push(data):
+                    if conn.wants(event):
+                        if conn.push(conn.frame_of(event)):
                             delivered += 1
                         else:
                             overflowed += 1
         self.metrics.events_delivered.inc(delivered)
         if overflowed:
             self.metrics.resets.labels(reason="slow_consumer").inc(overflowed)
-        for topic in by_topic:
-            for conn in self.subscribers.get(topic, ()):
-                if conn.live and (conn.identity, topic) not in covered:
-                    # It went live during the reads above, so this batch was not read for it:
-                    # catch it up from where it went live (the position before this batch).
-                    self.start_catch_up(conn, self.position)
+        for conn in uncovered:
+            if not conn.closed:
+                # It went live during the reads above, so this batch was not read for it:
+                # catch it up from where it went live (the position before this batch).
+                self.start_catch_up(conn, self.position)
         self.position = end
         self.metrics.dispatch_seconds.labels(stage="queue").observe(time.perf_counter() - queued)
 
