@@ -27,6 +27,7 @@ import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -170,7 +171,9 @@ def bare_writer(port: int, topics: int, rate: float, start_at: float, stop: floa
 # Runs --------------------------------------------------------------------------------------
 
 
-def run_load(port, jobs, processes, writer, duration, server_pid, nice=0) -> dict:
+def run_load(port, jobs, processes, writer, duration, server_pid, nice=0, during=None) -> dict:
+    """Connect `jobs` (path, token) from client processes, write for `duration`, and report;
+    `during`, if given, is called halfway through the writing (to count connections)."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     # Let every client connect before writing: this measures steady state, not a connect storm.
@@ -191,7 +194,12 @@ def run_load(port, jobs, processes, writer, duration, server_pid, nice=0) -> dic
     rss = server.memory_info().rss
     cpu_before = sum(server.cpu_times()[:2])
     log(f"clients connecting/connected; server RSS {rss / 2**20:.0f} MiB; writing for {duration}s")
+    counter = threading.Timer(duration / 2, during) if during is not None else None
+    if counter is not None:
+        counter.start()
     wproc.join()
+    if counter is not None:
+        counter.join()
     # Server CPU while writing: cores busy, out of the machine's os.cpu_count().
     server_cores = (sum(server.cpu_times()[:2]) - cpu_before) / duration
     results = [out.get(timeout=duration + 60) for _ in procs]

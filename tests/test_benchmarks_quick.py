@@ -74,6 +74,22 @@ def test_fanout_quick_delivers_every_event_to_every_client(server_url: str, tmp_
     assert report["threadcast"]["deliveries"] == report["bare"]["deliveries"] > 0
 
 
+def test_multi_channel_quick_connects_every_stream_of_both_layouts(
+    server_url: str, tmp_path: Path
+) -> None:
+    report = run("multi_channel.py", server_url, tmp_path / "m.json")
+    multi, single = report["layouts"]["multi"], report["layouts"]["single"]
+    # 20 clients x 3 channels: 20 streams, or 60.
+    assert (multi["clients"], single["clients"]) == (20, 60)
+    for layout in (multi, single):
+        assert layout["errors"] == 0
+        assert layout["connected"] == layout["clients"]
+        assert layout["deliveries"] > 0
+    assert set(report["ratio_multi_to_single"]) == {
+        "sockets", "server_rss_mib", "server_cores", "deliveries_per_s"
+    }  # fmt: skip
+
+
 def test_notify_throughput_quick_loses_nothing(server_url: str, tmp_path: Path) -> None:
     report = run("notify_throughput.py", server_url, tmp_path / "n.json")
     assert report["medians"]["bare"]["notifications_per_s"] > 0
