@@ -29,6 +29,15 @@ Concurrency model (one event loop, so "synchronous" below means "no await in bet
 * The stream's task takes whatever is queued in one write (up to 64 KiB): a replay of 100,000
   events spent most of its time in per-frame sends.
 * A failed read for one identity resets that identity's connections and nobody else's.
+
+Many channels on one connection (/v1/stream): a connection holds a Subscription per channel
+and is indexed under each of its topics; catch-up reads the positions of all its topics at
+once, so one cursor orders them all, and fan-out sends an event to it when one of its channels
+wants it. Each channel may start at its own position (`starts`): the replay begins at the
+earliest and skips a channel's events up to its start. So a client adds or removes a channel
+by reconnecting with the new set, its Last-Event-ID and the new channel's start, and, the log's
+order being total and every replica's, gets exactly what it lacks on each channel. A stream's
+set never changes while it is open; that keeps fan-out free of per-channel bookkeeping.
 """
 
 from __future__ import annotations
