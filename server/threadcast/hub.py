@@ -247,14 +247,17 @@ class Connection:
 
 @dataclass
 class ReadPage:
-    """One catch-up read: the frames to send, and where the next read starts."""
+    """One catch-up read, as the database gave it (decoding is the replay's, so the next
+    read runs while this one is decoded), and where the next read starts."""
 
-    frames: list[bytes]
+    entries: list[LogEntry]  # the page's entries up to the target, visible or not
+    visible: reader.Visible
     fetched: int
     last: Position
     more: bool
     state: str  # the cursor's state after the read (cursor_state)
-    held: int = 0  # bytes of frames not yet queued, counted in Hub.queued
+    held: int = 0  # bytes of payloads, then of frames, not yet queued, counted in Hub.queued
+    frames: list[bytes] = field(default_factory=list)
 
 
 @dataclass
@@ -545,9 +548,11 @@ class Hub:
                         self.expire(conn, page.state)
                     return False
                 if page.more:
+                    # The database reads the next page while this one is decoded and sent.
                     ahead = asyncio.create_task(
                         self._read_page(conn, page.last, target, size.entries)
                     )
+                self._frame_page(conn, page)
                 for data in page.frames:
                     page.held -= len(data)  # from the page in hand to the queue
                     self.queued.add(-len(data))
@@ -585,19 +590,31 @@ class Hub:
             await self.queued.wait_room()
             fetched = await self._positions(cursor, target, list(conn.channels), limit=entries)
             wanted = [e for e in fetched if e.position <= target]
-            events = await self._read_as(conn.identity, wanted) if wanted else []
+            ids = [e.position[1] for e in wanted]
+            visible = await reader.read_one(self.pool, conn.identity, ids) if wanted else {}
             # A replay may take hours at a slow client's pace while retention prunes the log:
             # if the cursor's tick is still there, nothing after it was pruned before the read.
             state = await self.cursor_state(cursor)
         if wanted:
             self.metrics.catch_up_reads.inc()
-        frames = [conn.frame_of(event) for event in coalesce_progress(events) if conn.wants(event)]
         # A full page that ended before the target means there is more to read.
         more = len(fetched) == entries and len(wanted) == len(fetched)
-        held = sum(len(f) for f in frames)
+        held = sum(len(text) for text in visible.values())
         self.queued.add(held)  # pages in hand count against the hub's budget too
         last = wanted[-1].position if more else target
-        return ReadPage(frames, len(fetched), last, more, state, held)
+        return ReadPage(wanted, visible, len(fetched), last, more, state, held)
+
+    def _frame_page(self, conn: Connection, page: ReadPage) -> None:
+        """Decode a read page into the frames this connection wants, in log order; its
+        held bytes become the frames' instead of the payloads'."""
+        events = self._decode(page.entries, page.visible)
+        page.frames = [
+            conn.frame_of(event) for event in coalesce_progress(events) if conn.wants(event)
+        ]
+        page.visible = {}
+        framed = sum(len(f) for f in page.frames)
+        self.queued.add(framed - page.held)
+        page.held = framed
 
     # Dispatch --------------------------------------------------------------------------------
 
@@ -679,11 +696,6 @@ class Hub:
         async with as_server(pool or self.pool) as conn:
             rows = await (await conn.execute(self.q["positions_after"], params)).fetchall()
         return [LogEntry((r["tick_id"], r["id"]), r["topic"], r["event"]) for r in rows]
-
-    async def _read_as(self, identity: Identity, entries: list[LogEntry]) -> list[DecodedEvent]:
-        """The entries this identity may see, in log order, read under its RLS."""
-        visible = await reader.read_one(self.pool, identity, [e.position[1] for e in entries])
-        return self._decode(entries, visible)
 
     def _decode(
         self,
