@@ -12,7 +12,7 @@ revision = "realtime_0003"
 down_revision = "realtime_0002"
 branch_labels = None
 # The canonical file this revision leaves the schema at (tests/test_migrations.py).
-canonical_sha256 = "432633ba6db1176a97546afc2534229b72cc4def4050eecfee5c95c51cf80323"
+canonical_sha256 = "ddd1db33adc8002229b85a1134667467956a86a8e4032fe70c74b3618e1e90db"
 depends_on = None
 
 

@@ -148,7 +148,7 @@ begin
                   hint = 'create one (create policy ... on ' || tbl::text || ' for select to authenticated using (...)); or ' || explicit_form;
     end if;
     return '(' || pg_catalog.array_to_string(permissive, ' or ') || ')'
-        || coalesce(' and ' || pg_catalog.nullif(pg_catalog.array_to_string(restrictive, ' and '), ''), '');
+        || coalesce(' and ' || nullif(pg_catalog.array_to_string(restrictive, ' and '), ''), '');
 end
 $$;
 
@@ -186,6 +186,21 @@ begin
                               function_name, tbl);
     return pg_catalog.format('realtime.%I(%s)', function_name, tbl)::regprocedure;
 end
+$$;
+
+-- The name of the log's policy for a table: 'postgres_changes on schema.table', or, where that
+-- passes PostgreSQL's 63 bytes, its start and a hash of the whole, so that two long names that
+-- share a beginning get policies of their own.
+create or replace function realtime.log_policy_name(rel_schema text, rel_name text) returns text
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+    select case
+        when octet_length('postgres_changes on ' || rel_schema || '.' || rel_name) <= 63
+        then 'postgres_changes on ' || rel_schema || '.' || rel_name
+        else 'postgres_changes on ' || left(rel_schema || '.' || rel_name, 30) || ' '
+             || left(md5(rel_schema || '.' || rel_name), 12)
+    end
 $$;
 
 -- Makes a table realtime: its INSERT, UPDATE and DELETE become events on the topic rendered
@@ -339,7 +354,7 @@ begin
         '        else not coalesce(%7$s(jsonb_populate_record(null::%8$s, counterpart)), false)'
         '       end'
         ' end)',
-        'postgres_changes on ' || rel_schema || '.' || rel_name,
+        realtime.log_policy_name(rel_schema, rel_name),
         'postgres_changes', rel_schema, rel_name, 'eventType',
         'INSERT', visible::regproc, tbl, 'new',
         'DELETE', 'old');
@@ -364,6 +379,9 @@ begin
     execute format('drop trigger if exists realtime_capture_insert on %s', tbl);
     execute format('drop trigger if exists realtime_capture_delete on %s', tbl);
     execute format('drop trigger if exists realtime_capture_update on %s', tbl);
+    execute format('drop policy if exists %I on realtime.messages',
+                   realtime.log_policy_name(rel_schema, rel_name));
+    -- Before realtime_0003 a long name was cut at 63 bytes (the parser cuts this one the same).
     execute format('drop policy if exists %I on realtime.messages',
                    'postgres_changes on ' || rel_schema || '.' || rel_name);
     delete from realtime.tables t
@@ -473,4 +491,5 @@ $$;
 revoke execute on function realtime.enable(regclass, text, regprocedure, boolean),
                            realtime.check(),
                            realtime.policy_rule(regclass),
+                           realtime.log_policy_name(text, text),
                            realtime.create_visibility_function(regclass, text, text) from public;

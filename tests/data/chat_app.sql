@@ -89,3 +89,10 @@ grant usage on schema chat to anon, authenticated;
 grant select on all tables in schema chat to authenticated;
 grant select on chat.channels to anon;
 grant insert, update, delete on chat.messages to authenticated;
+
+-- Who may subscribe to a channel's stream: whoever may see the channel.
+create function chat.can_read_channel(channel bigint) returns boolean
+language sql stable
+as $$
+    select exists (select from chat.channels c where c.id = channel)
+$$;

@@ -7,6 +7,7 @@ drop function if exists realtime.check();
 drop function if exists realtime.enable(regclass, text, regprocedure, boolean);
 drop function if exists realtime.create_visibility_function(regclass, text, text);
 drop function if exists realtime.policy_rule(regclass);
+drop function if exists realtime.log_policy_name(text, text);
 
 -- Makes a table realtime: its INSERT, UPDATE and DELETE become events on the topic rendered
 -- from topic_template, readable by whoever `visible` (a function of the table's row type,
