@@ -73,7 +73,8 @@ def visible_keys(conn: psycopg.Connection, sub: str, table: str) -> set[Key]:
 def read_events(conn: psycopg.Connection, subs: list[str], ids: list[int]) -> dict[str, set[int]]:
     """Which of the log's `ids` each sub may read, in one realtime.read_batch() as the server."""
     requests = [{"role": "authenticated", "sub": sub, "ids": ids} for sub in subs]
-    with conn.transaction():
+    # Rolled back: inside a caller's transaction, SET LOCAL would outlive a savepoint.
+    with conn.transaction(force_rollback=True):
         conn.execute("set local role threadcast")
         rows = conn.execute(
             "select request, id from realtime.read_batch(%s::jsonb)", (json.dumps(requests),)
