@@ -508,7 +508,9 @@ $$;
 -- table's other rows and on that row still being there, which an event read later does not
 -- see the same), a volatile function (its answer may differ between the two evaluations), an
 -- expression the row alone cannot carry (a system column), or no permissive policy at all.
-create function realtime.policy_rule(tbl regclass) returns text
+-- row_columns lists the columns (attnums) the rule reads when it reads nothing else of the row
+-- and has no subquery, so that the generated function can be inlined; otherwise it is null.
+create function realtime.policy_rule(tbl regclass, out expression text, out row_columns smallint[])
 language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
@@ -518,6 +520,8 @@ declare
     policy record;
     permissive text[] := '{}';
     restrictive text[] := '{}';
+    referenced smallint[] := '{}';
+    inlinable boolean := true;
     volatile_function regprocedure;
     explicit_form text;
 begin
@@ -569,6 +573,13 @@ begin
                 pg_catalog.quote_ident(policy.polname), tbl, sqlerrm
                 using errcode = '0A000', hint = explicit_form;
         end;
+        -- A subquery, or the whole row (a function of the row), needs the row as a FROM item.
+        if policy.tree ~ '\{SUBLINK ' or policy.tree ~ '\{VAR :varno 1 :varattno 0 ' then
+            inlinable := false;
+        end if;
+        referenced := referenced || array(
+            select m[1]::smallint
+              from pg_catalog.regexp_matches(policy.tree, '\{VAR :varno 1 :varattno (\d+) ', 'g') as m);
         if policy.polpermissive then
             permissive := permissive || ('(' || policy.expression || ')');
         else
@@ -580,19 +591,27 @@ begin
             using errcode = '0A000',
                   hint = 'create one (create policy ... on ' || tbl::text || ' for select to authenticated using (...)); or ' || explicit_form;
     end if;
-    return '(' || pg_catalog.array_to_string(permissive, ' or ') || ')'
+    expression := '(' || pg_catalog.array_to_string(permissive, ' or ') || ')'
         || coalesce(' and ' || nullif(pg_catalog.array_to_string(restrictive, ' and '), ''), '');
+    if inlinable then
+        row_columns := array(select distinct c from pg_catalog.unnest(referenced) as c order by c);
+    end if;
 end
 $$;
 
 -- Creates (or replaces) the visibility function enable() generated for a table from `rule`
--- (what policy_rule() gave, or 'true'), and returns it. It evaluates the rule over the one row
--- it is given, aliased with the table's name, so both `col` and `table.col` resolve as in the
--- policies, and `table` is a row of the table's type. A SQL-standard body: parsed once, here,
--- so the reader's search_path cannot change what it calls. It runs as the reading user, as the
+-- (what policy_rule() gave, or 'true'), and returns it: a function of the table's row type,
+-- which the log's policy calls as it calls one given to enable(). Where the rule reads only
+-- columns (row_columns, see policy_rule()), it is a function of those columns, named after
+-- them, wrapped by the row's: PostgreSQL inlines both into the log's policy, as it inlines a
+-- hand-written `select r.owner = auth.uid()`. Otherwise it evaluates the rule over the one row
+-- it is given, aliased with the table's name, so `col`, `table.col` and the row `table` (of the
+-- table's type) resolve as in the policies. SQL-standard bodies: parsed once, here, so the
+-- reader's search_path cannot change what they call. They run as the reading user, as the
 -- table's own policies do, so their subqueries see what the reader may see.
-create function realtime.create_visibility_function(tbl regclass, rule text, source text)
-returns regprocedure
+create function realtime.create_visibility_function(
+    tbl regclass, rule text, row_columns smallint[], source text
+) returns regprocedure
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
@@ -600,16 +619,49 @@ declare
     rel_schema text;
     rel_name text;
     function_name text;
+    parameters text;
+    arguments text;
 begin
     select n.nspname, c.relname into rel_schema, rel_name
       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
      where c.oid = tbl;
+    -- Within 63 bytes with the inner function's '_c'.
     function_name := pg_catalog.format('visible_%s_%s', pg_catalog.left(rel_name, 40),
         pg_catalog.left(pg_catalog.md5(rel_schema || '.' || rel_name), 12));
-    execute pg_catalog.format(
-        'create or replace function realtime.%1$I(%2$s) returns boolean language sql stable'
-        ' return (select %3$s from pg_catalog.unnest(array[$1]) as %4$I)',
-        function_name, tbl, rule, rel_name);
+    if row_columns is null then
+        execute pg_catalog.format(
+            'create or replace function realtime.%1$I(%2$s) returns boolean language sql stable'
+            ' return (select %3$s from pg_catalog.unnest(array[$1]) as %4$I)',
+            function_name, tbl, rule, rel_name);
+    else
+        select coalesce(pg_catalog.string_agg(pg_catalog.format('%I %s', a.attname,
+                            pg_catalog.format_type(a.atttypid, null)), ', ' order by a.attnum), ''),
+               coalesce(pg_catalog.string_agg(pg_catalog.format('($1).%I', a.attname), ', '
+                            order by a.attnum), '')
+          into parameters, arguments
+          from pg_catalog.pg_attribute a
+         where a.attrelid = tbl and a.attnum = any (row_columns);
+        execute pg_catalog.format(
+            'create or replace function realtime.%1$I(%2$s) returns boolean language sql stable'
+            ' return %3$s',
+            function_name || '_c', parameters, rule);
+        execute pg_catalog.format(
+            'revoke execute on function realtime.%I(%s) from public', function_name || '_c',
+            (select coalesce(pg_catalog.string_agg(pg_catalog.format_type(a.atttypid, null), ', '
+                                                   order by a.attnum), '')
+               from pg_catalog.pg_attribute a
+              where a.attrelid = tbl and a.attnum = any (row_columns)));
+        execute pg_catalog.format(
+            'grant execute on function realtime.%I(%s) to authenticated', function_name || '_c',
+            (select coalesce(pg_catalog.string_agg(pg_catalog.format_type(a.atttypid, null), ', '
+                                                   order by a.attnum), '')
+               from pg_catalog.pg_attribute a
+              where a.attrelid = tbl and a.attnum = any (row_columns)));
+        execute pg_catalog.format(
+            'create or replace function realtime.%1$I(%2$s) returns boolean language sql stable'
+            ' return realtime.%3$I(%4$s)',
+            function_name, tbl, function_name || '_c', arguments);
+    end if;
     execute pg_catalog.format('comment on function realtime.%I(%s) is %L', function_name, tbl,
         pg_catalog.format('threadcast: who may see a row of %s, %s (made by realtime.enable)',
                           tbl, source));
@@ -668,6 +720,7 @@ declare
     fn_returns oid;
     rule_kind text := 'explicit';
     rule_sql text;
+    rule_columns smallint[];
     capture_insert text;
     capture_delete text;
     capture_update text;
@@ -727,9 +780,11 @@ begin
             end if;
             rule_kind := 'all rows';
             rule_sql := 'true';
+            rule_columns := '{}';
         else
             rule_kind := 'derived';
-            rule_sql := realtime.policy_rule(tbl);
+            select p.expression, p.row_columns into rule_sql, rule_columns
+              from realtime.policy_rule(tbl) as p;
         end if;
         -- The events carry every column of the row: readers must be able to select them all.
         if not (pg_catalog.has_schema_privilege('authenticated', rel_namespace, 'USAGE')
@@ -747,7 +802,7 @@ begin
     end if;
 
     if visible is null then
-        visible := realtime.create_visibility_function(tbl, rule_sql,
+        visible := realtime.create_visibility_function(tbl, rule_sql, rule_columns,
             case rule_kind when 'derived' then 'derived from its SELECT policies'
                            else 'every row to every reader' end);
     end if;
@@ -805,6 +860,8 @@ declare
     rel_schema text;
     rel_name text;
     configured realtime.tables;
+    generated text;
+    inner_function regprocedure;
 begin
     select n.nspname, c.relname into rel_schema, rel_name
       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -830,7 +887,16 @@ begin
         execute format('drop function if exists %s', configured.capture_update_function);
     end if;
     if configured.rule in ('derived', 'all rows') then
+        select p.proname into generated
+          from pg_catalog.pg_proc p where p.oid = pg_catalog.to_regprocedure(configured.visible_function);
         execute format('drop function if exists %s', configured.visible_function);
+        -- And the function of the row's columns that it wrapped, if it did.
+        for inner_function in
+            select p.oid::regprocedure from pg_catalog.pg_proc p
+             where p.pronamespace = 'realtime'::regnamespace and p.proname = generated || '_c'
+        loop
+            execute format('drop function %s', inner_function);
+        end loop;
     end if;
 end
 $$;
@@ -898,7 +964,7 @@ begin
         else
             log_rule := configured.derived_rule;
             begin
-                rule_now := realtime.policy_rule(tbl);
+                select p.expression into rule_now from realtime.policy_rule(tbl) as p;
                 agrees := rule_now = configured.derived_rule;
                 if not agrees then
                     problem := 'its policies changed since the rule was derived: run realtime.enable('
@@ -1307,7 +1373,8 @@ revoke execute on function realtime.create_capture_function(regclass, text[], te
                            realtime.topic_sql(regclass, text[], text),
                            realtime.policy_rule(regclass),
                            realtime.log_policy_name(text, text),
-                           realtime.create_visibility_function(regclass, text, text) from public;
+                           realtime.create_visibility_function(regclass, text, smallint[], text)
+    from public;
 -- Generators of trusted SQL: nobody but the owner needs them.
 revoke execute on function realtime.render_topic(text[], jsonb),
                            realtime.change_payload(text, text, text, jsonb, jsonb),

@@ -474,3 +474,39 @@ def test_long_table_names_get_their_own_functions(chat: str) -> None:
         ids = [r[0] for r in conn.execute(
             "select id from realtime.messages where length(table_name) > 40")]  # fmt: skip
         assert read_events(conn, [USERS[0], USERS[1]], ids) == {USERS[0]: set(ids), USERS[1]: set()}
+
+
+def test_a_rule_of_columns_only_is_inlined_like_a_hand_written_one(chat: str) -> None:
+    """The log's policy for a table whose policies read only the row's columns calls no
+    function: the derived rule is inlined (the same plan as `select r.owner = auth.uid()`);
+    with a subquery it is a call, as a hand-written function with one would be."""
+    with psycopg.connect(chat, autocommit=True) as conn:
+        conn.execute(
+            "create table chat.notes (id int primary key, owner uuid, shared boolean);"
+            " alter table chat.notes enable row level security;"
+            " grant select on chat.notes to authenticated;"
+            " create policy own on chat.notes for select using (owner = auth.uid() or shared);"
+            " select realtime.enable('chat.notes', 'notes:{id}');"
+        )
+        generated = {
+            r[0]: r[1]
+            for r in conn.execute(
+                "select p.proname, pg_get_function_arguments(p.oid) from pg_proc p"
+                " where p.pronamespace = 'realtime'::regnamespace and p.proname like 'visible_%'"
+            )
+        }
+        notes = [n for n in generated if n.startswith("visible_notes_")]
+        assert sorted(generated[n] for n in notes) == ["chat.notes", "owner uuid, shared boolean"]
+        with conn.transaction(force_rollback=True):
+            conn.execute("set local role authenticated")
+            plan = "\n".join(
+                r[0] for r in conn.execute("explain (verbose) select id from realtime.messages")
+            )
+        assert "visible_notes_" not in plan
+        assert "jsonb_populate_record(NULL::chat.notes" in plan
+        assert "realtime.visible_messages_" in plan
+        # Disabled, both of its functions go.
+        conn.execute("select realtime.disable('chat.notes')")
+        assert conn.execute(
+            "select count(*) from pg_proc where proname like 'visible_notes_%'"
+        ).fetchone() == (0,)

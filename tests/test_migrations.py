@@ -91,7 +91,8 @@ def our_objects(url: str) -> list[str]:
         return [
             r[0]
             for r in conn.execute(
-                "select 'schema ' || nspname from pg_namespace where nspname in ('realtime', 'auth')"
+                "select 'schema ' || nspname from pg_namespace"
+                "  where nspname in ('realtime', 'auth')"
                 " union all select 'relation ' || relname from pg_class"
                 "  where relnamespace = 'public'::regnamespace and relname not like 'alembic%'"
                 " union all select 'function ' || proname from pg_proc"

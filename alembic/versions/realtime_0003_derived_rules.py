@@ -12,7 +12,7 @@ revision = "realtime_0003"
 down_revision = "realtime_0002"
 branch_labels = None
 # The canonical file this revision leaves the schema at (tests/test_migrations.py).
-canonical_sha256 = "ddd1db33adc8002229b85a1134667467956a86a8e4032fe70c74b3618e1e90db"
+canonical_sha256 = "9ecc19a9c1c9999ab4a9ec5e4234ad61a64cf63c61bcb4ebbdc4958a123fddb4"
 depends_on = None
 
 

@@ -5,7 +5,7 @@
 
 drop function if exists realtime.check();
 drop function if exists realtime.enable(regclass, text, regprocedure, boolean);
-drop function if exists realtime.create_visibility_function(regclass, text, text);
+drop function if exists realtime.create_visibility_function(regclass, text, smallint[], text);
 drop function if exists realtime.policy_rule(regclass);
 drop function if exists realtime.log_policy_name(text, text);
 
