@@ -12,7 +12,7 @@ revision = "realtime_0003"
 down_revision = "realtime_0002"
 branch_labels = None
 # The canonical file this revision leaves the schema at (tests/test_migrations.py).
-canonical_sha256 = "9ecc19a9c1c9999ab4a9ec5e4234ad61a64cf63c61bcb4ebbdc4958a123fddb4"
+canonical_sha256 = "88dda41cae329036844ae9a54f5a8098d62568dd684c132a3851ebec1b79c390"
 depends_on = None
 
 

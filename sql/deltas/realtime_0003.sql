@@ -74,7 +74,8 @@ drop function if exists realtime.enable(regclass, text, regprocedure);
 -- cannot be judged on an event's row version the way the table judges that row it refuses,
 -- naming the policy: a policy reading the table itself (its answer for a row depends on the
 -- table's other rows and on that row still being there, which an event read later does not
--- see the same), a volatile function (its answer may differ between the two evaluations), an
+-- see the same), a volatile function (its answer may differ between the two evaluations), the
+-- claims document (auth.jwt(), realtime.claims(): events are read with sub and role only), an
 -- expression the row alone cannot carry (a system column), or no permissive policy at all.
 -- row_columns lists the columns (attnums) the rule reads when it reads nothing else of the row
 -- and has no subquery, so that the generated function can be inlined; otherwise it is null.
@@ -91,6 +92,7 @@ declare
     referenced smallint[] := '{}';
     inlinable boolean := true;
     volatile_function regprocedure;
+    claims_function regprocedure;
     explicit_form text;
 begin
     select c.relname, c.relrowsecurity into rel_name, rls from pg_catalog.pg_class c where c.oid = tbl;
@@ -131,6 +133,20 @@ begin
             raise exception 'realtime.enable: policy % on % calls volatile function %, whose answer for an event''s row may differ from the table''s',
                 pg_catalog.quote_ident(policy.polname), tbl, volatile_function
                 using errcode = '0A000', hint = explicit_form;
+        end if;
+        -- The stream reads as each user's role and sub (realtime.read_batch()), the claims its
+        -- identity groups are keyed by; a policy reading the claims document may read others.
+        select f.oid::regprocedure into claims_function
+          from pg_catalog.regexp_matches(policy.tree, ':funcid (\d+)', 'g') as m
+          join pg_catalog.pg_proc f on f.oid = m[1]::oid
+         where f.oid in (pg_catalog.to_regprocedure('realtime.claims()'),
+                         pg_catalog.to_regprocedure('auth.jwt()'))
+         limit 1;
+        if found then
+            raise exception 'realtime.enable: policy % on % reads the token''s claims (%), but events are read with the claims sub and role only',
+                pg_catalog.quote_ident(policy.polname), tbl, claims_function
+                using errcode = '0A000',
+                      hint = 'use auth.uid() or auth.role() in the policy; or ' || explicit_form;
         end if;
         -- Everything the policy reads must be a column of the row (never a system column).
         begin
