@@ -430,6 +430,19 @@ def test_check_reports_explicit_and_all_rows_rules(chat: str) -> None:
         conn.execute("insert into public.plain values (1, 'a')")
         plain = conn.execute("select max(id) from realtime.messages").fetchone()[0]
         assert read_events(conn, READERS, [plain]) == {r: {plain} for r in READERS}
+        # A policy that hands the whole row to a function (the ticket application's style)
+        # derives too: the row it is given has the table's type.
+        conn.execute("drop policy ruled_more on public.ruled")
+        conn.execute("select realtime.enable('public.ruled', 'ruled:{id}')")
+        assert conn.execute(
+            "select rule, derived_rule from realtime.tables where table_name = 'ruled'"
+        ).fetchone() == ("derived", "((public.ruled_visible(ruled.*)))")
+        conn.execute("insert into public.ruled values (1, %s), (2, %s)", (USERS[0], USERS[1]))
+        ids = [r[0] for r in conn.execute(
+            "select id from realtime.messages where table_name = 'ruled' order by id")]  # fmt: skip
+        assert read_events(conn, USERS[:3], ids) == {
+            USERS[0]: {ids[0]}, USERS[1]: {ids[1]}, USERS[2]: set()
+        }  # fmt: skip
 
 
 def test_a_channel_of_the_chat_is_authorized_by_its_own_rule(chat: str) -> None:
