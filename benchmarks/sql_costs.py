@@ -7,6 +7,14 @@
    (custom plans, re-planned per identity) as the baseline.
 2. `realtime.tick()` after many unsummarized log rows, then after `realtime.summarize()`, with
    the log's BRIN index at 8 pages per range (as shipped) and at the default 128.
+3. Reading a batch as users on a table whose log rule realtime.enable() derived from its
+   policies, against the same table, the same events and the same users with the rule written
+   by hand (the baseline), in turns: the team chat of tests/data/chat_app.sql on the engine
+   alone, for two policy shapes (its messages: a subquery through the channels' own policies,
+   own rows, a restrictive policy; and rows of one's own only, `owner = auth.uid()`). Expected:
+   the same cost (ratio 1). With a subquery neither rule can be inlined, and both run the same
+   subquery; without one, the derived rule is a function of the columns it reads, which
+   PostgreSQL inlines into the log's policy as it inlines the hand-written one.
 
     .venv/bin/python benchmarks/sql_costs.py              # 1,000 identities, 20,000 rows
     .venv/bin/python benchmarks/sql_costs.py --quick
@@ -26,6 +34,7 @@ import psycopg
 
 from common import (
     RESULTS,
+    ROOT,
     create_database,
     drop_database,
     logger,
@@ -36,6 +45,38 @@ from common import (
 from threadcast import migrations
 
 log = logger("sql_costs")
+
+CHAT_SQL = ROOT / "tests" / "data" / "chat_app.sql"
+# Per policy shape: the table, its topic, and the visibility function a team would write by
+# hand for it, repeating its policies (the baseline; the derived rule is realtime.enable()'s).
+SHAPES = {
+    "messages (subqueries)": (
+        "chat.messages",
+        "channel:{channel_id}",
+        "chat.message_visible(chat.messages)",
+        """
+        create function chat.message_visible(m chat.messages) returns boolean
+        language sql stable as $$
+            select (m.channel_id in (select c.id from chat.channels c)
+                    or (select auth.uid()) = m.user_id)
+               and (not m.hidden or auth.uid() = m.user_id)
+        $$;
+        """,
+    ),
+    "own rows (owner = auth.uid())": (
+        "chat.notes",
+        "notes:{id}",
+        "chat.note_visible(chat.notes)",
+        """
+        create table chat.notes (id bigint primary key, owner uuid not null, body text);
+        alter table chat.notes enable row level security;
+        create policy own on chat.notes for select to authenticated using (owner = auth.uid());
+        grant select on chat.notes to authenticated;
+        create function chat.note_visible(n chat.notes) returns boolean
+        language sql stable as $$ select n.owner = auth.uid() $$;
+        """,
+    ),
+}
 
 
 def timed(conn: psycopg.Connection, query: str, params: tuple, rounds: int) -> float:
@@ -87,6 +128,81 @@ def read_costs(url: str, identities: int, rounds: int) -> dict:
         conn.execute(
             "alter function realtime.read_batch(jsonb) set plan_cache_mode = force_generic_plan"
         )
+    return out
+
+
+def derived_rule_costs(server_url: str, identities: int, rounds: int) -> dict:
+    """read_batch() per identity with each shape's derived rule and its hand-written one."""
+    url = create_database(server_url)
+    out: dict = {}
+    try:
+        migrations.upgrade(url, migrations.ENGINE_ONLY)
+        users = [str(uuid.UUID(int=0xBE0000 + n)) for n in range(identities)]
+        with psycopg.connect(url, autocommit=True) as owner, psycopg.connect(url) as reader:
+            owner.execute(CHAT_SQL.read_text())
+            for _, _, _, ddl in SHAPES.values():
+                owner.execute(ddl)
+            owner.execute("insert into chat.workspaces values (1, 'w')")
+            owner.execute(
+                "insert into chat.members select 1, u::uuid from unnest(%s::text[]) u", (users,)
+            )
+            owner.execute("insert into chat.channels values (1, 1, 'general', false)")
+            for table, topic, _, _ in SHAPES.values():
+                owner.execute("select realtime.enable(%s, %s)", (table, topic))
+            # Five events per table, by five of the users; every member sees every message,
+            # each user only their own note.
+            owner.execute(
+                "insert into chat.messages (channel_id, user_id, body)"
+                " select 1, u::uuid, 'm' from unnest(%s::text[]) u",
+                (users[:5],),
+            )
+            owner.execute(
+                "insert into chat.notes select n, u::uuid, 'n'"
+                " from unnest(%s::text[]) with ordinality as x(u, n)",
+                (users[:5],),
+            )
+            reader.autocommit = True
+            reader.execute("set role threadcast")
+            for shape, (table, topic, function, _) in SHAPES.items():
+                ids = [
+                    r[0]
+                    for r in owner.execute(
+                        "select id from realtime.messages where schema_name || '.' || table_name"
+                        " = %s order by id",
+                        (table,),
+                    )
+                ]
+                for events in (1, 5):
+                    requests = json.dumps(
+                        [{"role": "authenticated", "sub": u, "ids": ids[-events:]} for u in users]
+                    )
+                    times: dict[str, list[float]] = {"derived": [], "hand-written": []}
+                    seen: dict[str, list] = {}
+                    # In turns, so that drift in the machine's load hits both alike.
+                    for rule in ("derived", "hand-written") * 2:
+                        args = (table, topic) if rule == "derived" else (table, topic, function)
+                        owner.execute(
+                            f"select realtime.enable({', '.join(['%s'] * len(args))})", args
+                        )
+                        query = "select request, id from realtime.read_batch(%s) order by 1, 2"
+                        seen[rule] = reader.execute(query, (requests,)).fetchall()  # warm
+                        times[rule].append(timed(reader, query, (requests,), rounds))
+                    derived, hand = (
+                        statistics.median(times[r]) * 1000 / identities
+                        for r in ("derived", "hand-written")
+                    )
+                    key = f"{shape}, {events} event(s)"
+                    out[key] = {
+                        "derived_ms_per_identity": round(derived, 4),
+                        "hand_written_ms_per_identity": round(hand, 4),
+                        "ratio_derived_to_hand_written": round(derived / hand, 3),
+                        # The two rules let the same users read the same events.
+                        "same_result": seen["derived"] == seen["hand-written"],
+                        "visible_rows": len(seen["derived"]),
+                    }
+                    log(f"derived vs hand-written rule, {key}: {out[key]}")
+    finally:
+        drop_database(server_url, url)
     return out
 
 
@@ -166,6 +282,9 @@ def main() -> int:
             "parameters": recorded_parameters(args),
             "read_batch_ms_per_identity": read_costs(url, args.identities, args.rounds),
             "tick": tick_costs(args.database_url, args.rows, args.rounds),
+            "derived_vs_hand_written_rule": derived_rule_costs(
+                args.database_url, args.identities, args.rounds
+            ),
             "run": str(uuid.uuid4()),
         }
     finally:
@@ -174,6 +293,7 @@ def main() -> int:
         json.dump(result, f, indent=2)
     print(json.dumps(result["read_batch_ms_per_identity"], indent=1))
     print(json.dumps(result["tick"], indent=1))
+    print(json.dumps(result["derived_vs_hand_written_rule"], indent=1))
     return 0
 
 

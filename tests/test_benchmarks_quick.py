@@ -128,6 +128,17 @@ def test_sql_costs_quick_measures_reads_and_ticks(server_url: str, tmp_path: Pat
     for pages in (8, 128):
         tick = report["tick"][f"{pages} pages per range"]
         assert tick["tick_ms_unsummarized"] > 0 and tick["tick_ms_summarized"] > 0
+    # A derived rule and the hand-written one, each shape, 1 and 5 events: both measured, and
+    # the two let exactly the same users read the same events (members see every message, each
+    # user only their own note).
+    rules = report["derived_vs_hand_written_rule"]
+    assert len(rules) == 4
+    for key, r in rules.items():
+        assert r["same_result"] is True
+        assert r["derived_ms_per_identity"] > 0 and r["hand_written_ms_per_identity"] > 0
+        events = 5 if "5 event" in key else 1
+        readers = report["parameters"]["identities"] if key.startswith("messages") else 1
+        assert r["visible_rows"] == events * readers
 
 
 @pytest.mark.skipif(not shutil.which("valgrind"), reason="needs valgrind (.ci/run installs it)")

@@ -24,9 +24,9 @@ from threadcast import migrations, sqlfiles
 
 # One line per object of ours, from the catalog; equal lines mean equal schemas.
 DESCRIBE_SCHEMA = """
-with ours as (select oid, nspname from pg_namespace where nspname in ('public', 'realtime'))
+with ours as (select oid, nspname from pg_namespace where nspname in ('public', 'realtime', 'auth'))
 select 'schema ' || nspname || ' ' || coalesce(nspacl::text, '')
-  from pg_namespace where nspname in ('public', 'realtime')
+  from pg_namespace where nspname in ('public', 'realtime', 'auth')
 union all
 select format('relation %s.%s kind=%s persistence=%s rls=%s options=%s acl=%s', o.nspname,
               c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.reloptions, c.relacl)
@@ -72,7 +72,7 @@ select format('comment relation %s %s %s', c.oid::regclass, d.objsubid, d.descri
 union all
 select format('comment schema %s %s', n.nspname, d.description)
   from pg_description d join pg_namespace n on n.oid = d.objoid
-   and d.classoid = 'pg_namespace'::regclass and n.nspname in ('public', 'realtime')
+   and d.classoid = 'pg_namespace'::regclass and n.nspname in ('public', 'realtime', 'auth')
 union all
 select format('data %s', row(t.*)) from realtime.tables t
 union all
@@ -91,7 +91,8 @@ def our_objects(url: str) -> list[str]:
         return [
             r[0]
             for r in conn.execute(
-                "select 'schema ' || nspname from pg_namespace where nspname = 'realtime'"
+                "select 'schema ' || nspname from pg_namespace"
+                "  where nspname in ('realtime', 'auth')"
                 " union all select 'relation ' || relname from pg_class"
                 "  where relnamespace = 'public'::regnamespace and relname not like 'alembic%'"
                 " union all select 'function ' || proname from pg_proc"
@@ -219,6 +220,7 @@ def test_the_engine_only_script_installs_beside_a_schema_of_its_own(
     assert sorted(our_objects(empty_database_url)) == [
         "relation orders",
         "relation orders_pkey",
+        "schema auth",
         "schema realtime",
     ]
     with psycopg.connect(empty_database_url) as conn:
