@@ -56,7 +56,8 @@ create table public.tickets (
     subject text not null check (length(subject) between 1 and 500),
     status text not null default 'open' check (status in ('open', 'pending', 'solved', 'closed')),
     created_at timestamptz not null default now(),
-    updated_at timestamptz not null default now()
+    updated_at timestamptz not null default now(),
+    version integer not null default 1
 );
 
 create index tickets_org_id on public.tickets (org_id);
@@ -161,6 +162,15 @@ as $$
     select coalesce(public.ticket_access(ticket) = 'agent', false)
 $$;
 
+-- Whether the caller sees the ticket in its organisation's inbox (channel org-tickets:<org>):
+-- its agents only. Narrower than ticket_visible() on purpose: the inbox is the organisation's
+-- view; a requester follows their own ticket through GET and its ticket-threads channel.
+create function public.inbox_visible(t public.tickets) returns boolean
+language sql stable
+as $$
+    select public.is_org_member(t.org_id)
+$$;
+
 -- Whether the caller may see the ticket with this id.
 create function public.can_read_ticket(ticket uuid) returns boolean
 language sql stable
@@ -262,7 +272,7 @@ grant select on public.organizations, public.users, public.org_members, public.t
 grant select, insert, delete on public.tickets, public.ticket_threads, public.ticket_notes
     to authenticated;
 -- Only content columns change after creation; ids, owners and timestamps do not.
-grant update (subject, status) on public.tickets to authenticated;
+grant update (subject, status, version) on public.tickets to authenticated;
 grant update (subject, status, version) on public.ticket_threads to authenticated;
 grant update (body, internal, version) on public.ticket_notes to authenticated;
 
@@ -289,24 +299,15 @@ create trigger bump_version before update on public.ticket_threads
     for each row execute function public.bump_version();
 create trigger bump_version before update on public.ticket_notes
     for each row execute function public.bump_version();
-
--- Keeps tickets.updated_at current.
-create function public.touch_updated_at() returns trigger
-language plpgsql
-as $$
-begin
-    new.updated_at := now();
-    return new;
-end
-$$;
-
-create trigger touch_updated_at before update on public.tickets
-    for each row execute function public.touch_updated_at();
+-- Tickets too: the inbox patches its cache by version and never rolls back.
+create trigger bump_version before update on public.tickets
+    for each row execute function public.bump_version();
 
 -- AI processing status ------------------------------------------------------------------------
 
 -- Records a thread's AI processing status and appends an ai_status event
--- {"threadId","status","progress"?,"error"?} to the thread's ticket channel. Callers: an agent
+-- {"threadId","status","progress"?,"error"?} to the thread's ticket channel, and the same with
+-- "ticketId" to its organisation's inbox channel (org-tickets:<org>). Callers: an agent
 -- of the thread's ticket (the server sets role authenticated and the agent's claims), or a
 -- login granted threadcast_ai that has not switched role (an AI worker).
 create function public.set_thread_ai_status(
@@ -317,6 +318,8 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
     thread public.ticket_threads;
+    org uuid;
+    ai_event jsonb;
     result public.thread_ai_status;
     -- An AI worker: a login granted threadcast_ai acting as itself. The server's requests
     -- switch role (SET LOCAL ROLE authenticated), so an end user never counts as one.
@@ -353,10 +356,12 @@ begin
             updated_at = now()
     returning * into result;
 
-    perform realtime.send(
-        'ticket-threads:' || thread.ticket_id, 'ai_status',
-        jsonb_strip_nulls(jsonb_build_object(
-            'threadId', thread.id, 'status', status, 'progress', progress, 'error', error)));
+    ai_event := jsonb_strip_nulls(jsonb_build_object(
+        'threadId', thread.id, 'status', status, 'progress', progress, 'error', error));
+    perform realtime.send('ticket-threads:' || thread.ticket_id, 'ai_status', ai_event);
+    select t.org_id into org from public.tickets t where t.id = thread.ticket_id;
+    perform realtime.send('org-tickets:' || org, 'ai_status',
+                          ai_event || jsonb_build_object('ticketId', thread.ticket_id));
     return result;
 end
 $$;
@@ -372,9 +377,19 @@ select realtime.enable('public.ticket_threads', 'ticket-threads:{ticket_id}',
 select realtime.enable('public.ticket_notes', 'ticket-threads:{ticket_id}',
                        'public.note_visible(public.ticket_notes)');
 select realtime.register_channel('ticket-threads:', 'public.can_read_ticket(uuid)');
+-- The inbox: ticket changes and the AI status of every thread, for the organisation's agents.
+select realtime.enable('public.tickets', 'org-tickets:{org_id}',
+                       'public.inbox_visible(public.tickets)');
+select realtime.register_channel('org-tickets:', 'public.is_org_member(uuid)');
 
+-- An AI status on a ticket's channel is for whoever sees the thread; on an inbox channel, for
+-- the ticket's agents only (a requester who sees the thread is not one of them).
 create policy "ai_status events" on realtime.messages for select to authenticated
-    using (event = 'ai_status' and public.can_read_thread((payload ->> 'threadId')::uuid));
+    using (event = 'ai_status'
+           and case when topic like 'org-tickets:%'
+                    then public.is_ticket_agent((payload ->> 'ticketId')::uuid)
+                    else public.can_read_thread((payload ->> 'threadId')::uuid)
+               end);
 
 -- Grants ----------------------------------------------------------------------------------------
 

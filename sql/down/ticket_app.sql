@@ -4,6 +4,8 @@
 
 drop policy if exists "ai_status events" on realtime.messages;
 delete from realtime.channels where prefix = 'ticket-threads:';
+delete from realtime.channels where prefix = 'org-tickets:';
+select realtime.disable('public.tickets');
 select realtime.disable('public.ticket_notes');
 select realtime.disable('public.ticket_threads');
 
@@ -29,6 +31,7 @@ drop policy if exists ai_status_read on public.thread_ai_status;
 drop function if exists public.set_thread_ai_status(uuid, text, integer, text);
 drop function if exists public.note_visible(public.ticket_notes);
 drop function if exists public.thread_visible(public.ticket_threads);
+drop function if exists public.inbox_visible(public.tickets);
 drop function if exists public.ticket_visible(public.tickets);
 drop function if exists public.can_read_thread(uuid);
 drop function if exists public.can_read_ticket(uuid);
