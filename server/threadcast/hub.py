@@ -841,19 +841,21 @@ class Hub:
 
 
 def coalesce_progress(events: Iterable[DecodedEvent]) -> list[DecodedEvent]:
-    """Drop an AI `processing` event when a later AI event for the same thread follows in the
-    same batch; started, completed and failed are never dropped."""
+    """Drop an AI `processing` event when a later AI event for the same thread on the same
+    topic follows in the same batch; started, completed and failed are never dropped. By topic
+    too: a thread's status goes to its ticket's channel and its org's inbox, and one reader's
+    batch may hold both, for different connections."""
     events = list(events)
-    latest: dict[str, int] = {}
+    latest: dict[tuple[str, str], int] = {}
     for index, event in enumerate(events):
         if event.entry.event == "ai_status":
-            latest[str(event.payload.get("threadId"))] = index
+            latest[(event.entry.topic, str(event.payload.get("threadId")))] = index
     return [
         event
         for index, event in enumerate(events)
         if not (
             event.entry.event == "ai_status"
             and event.payload.get("status") == "processing"
-            and latest[str(event.payload.get("threadId"))] != index
+            and latest[(event.entry.topic, str(event.payload.get("threadId")))] != index
         )
     ]
