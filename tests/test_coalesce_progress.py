@@ -16,7 +16,9 @@ def ai(n: int, topic: str, status: str, thread: str = "th") -> DecodedEvent:
 
 
 def kept(events: list[DecodedEvent]) -> list[tuple[int, str, str]]:
-    return [(e.entry.position[1], e.entry.topic, e.payload["status"]) for e in coalesce_progress(events)]
+    return [
+        (e.entry.position[1], e.entry.topic, e.payload["status"]) for e in coalesce_progress(events)
+    ]
 
 
 def test_the_same_status_on_two_topics_is_kept_on_both() -> None:

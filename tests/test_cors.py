@@ -77,7 +77,9 @@ def test_answers_and_refusals_are_readable_by_the_origin(
     for response, status in ((listing, 200), (too_large, 413), (unauthorized, 401)):
         assert response.status_code == status
         assert response.headers["access-control-allow-origin"] == APP
-    assert "idempotent-replayed" in listing.headers["access-control-expose-headers"].lower()
+    exposed = listing.headers["access-control-expose-headers"].lower()
+    assert "idempotent-replayed" in exposed
+    assert "threadcast-position" in exposed  # a REST read's log position
 
 
 def test_the_stream_answers_the_origin(cors_server: RunningServer, world: World) -> None:

@@ -63,7 +63,9 @@ def write_inbox_events(conn: psycopg.Connection, w: World) -> None:
         "insert into tickets (id, org_id, requester_id, subject) values (%s, %s, %s, 'new one')",
         (NEW_TICKET, w.org_a, w.customer),
     )
-    conn.execute("update tickets set status = 'pending', subject = 'renamed' where id = %s", (w.ticket,))
+    conn.execute(
+        "update tickets set status = 'pending', subject = 'renamed' where id = %s", (w.ticket,)
+    )
     conn.execute(
         "select set_config('request.jwt.claims', %s, false)", (json.dumps({"sub": str(w.agent)}),)
     )
@@ -108,7 +110,8 @@ def test_the_inbox_ai_status_names_its_ticket_and_keeps_the_seed_shape(
 ) -> None:
     before = head(conn)
     conn.execute(
-        "select set_config('request.jwt.claims', %s, false)", (json.dumps({"sub": str(world.agent)}),)
+        "select set_config('request.jwt.claims', %s, false)",
+        (json.dumps({"sub": str(world.agent)}),),
     )
     conn.execute("select set_thread_ai_status(%s, 'failed', null, 'model down')", (world.thread,))
     payloads = {

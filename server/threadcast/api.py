@@ -4,12 +4,13 @@ what they cannot see does not exist for them (404); what they can see but not ch
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import psycopg
@@ -20,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from threadcast import auth, payloads
-from threadcast.db import as_identity
+from threadcast.db import as_identity, as_identity_at_head
 from threadcast.errors import HTTPError
 from threadcast.sqlfiles import queries
 
@@ -29,6 +30,7 @@ NOT_AN_AGENT = "TC403"  # SQLSTATE raised by public.set_thread_ai_status() for a
 IF_MATCH_RE = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 
 Handler = Callable[[Request, AsyncConnection], Awaitable[Response]]
+ReadHandler = Callable[[Request, AsyncConnection], Awaitable[dict[str, Any]]]
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -105,32 +107,77 @@ def check_write_origin(request: Request) -> None:
     )
 
 
+POSITION_HEADER = "Threadcast-Position"
+
+
+def authenticated(request: Request) -> auth.Principal:
+    """The caller (Authorization header only); a write's origin checked."""
+    try:
+        principal = auth.authenticate(request, request.app.state.settings, header_only=True)
+    except auth.AuthError as exc:
+        raise HTTPError(401, "unauthorized", exc.message) from exc
+    if request.method not in ("GET", "HEAD"):
+        check_write_origin(request)
+    return principal
+
+
+@contextlib.contextmanager
+def sql_errors() -> Iterator[None]:
+    """Translate the SQL errors a request can cause into JSON 4xx answers."""
+    try:
+        yield
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise HTTPError(403, "forbidden", exc.diag.message_primary or "not allowed") from exc
+    except psycopg.errors.InvalidParameterValue as exc:  # 22023: e.g. a bad AI status
+        raise HTTPError(400, "bad_request", exc.diag.message_primary or "invalid") from exc
+    except (psycopg.errors.CheckViolation, psycopg.errors.StringDataRightTruncation) as exc:
+        raise HTTPError(400, "bad_request", exc.diag.message_primary or "invalid") from exc
+    except psycopg.DataError as exc:  # e.g. a NUL in text, which PostgreSQL cannot store
+        message = exc.diag.message_primary or str(exc) or "invalid value"
+        raise HTTPError(400, "bad_request", message) from exc
+
+
 def as_caller(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Authenticate (Authorization header only), check a write's origin, run `handler` in a
     transaction as the caller, translate SQL errors."""
 
     @functools.wraps(handler)  # keeps the docstring: its operation in /openapi.json
     async def endpoint(request: Request) -> Response:
-        try:
-            principal = auth.authenticate(request, request.app.state.settings, header_only=True)
-        except auth.AuthError as exc:
-            raise HTTPError(401, "unauthorized", exc.message) from exc
-        if request.method not in ("GET", "HEAD"):
-            check_write_origin(request)
-        try:
+        principal = authenticated(request)
+        with sql_errors():
             async with as_identity(request.app.state.pool, principal.identity) as conn:
                 return await handler(request, conn)
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise HTTPError(403, "forbidden", exc.diag.message_primary or "not allowed") from exc
-        except psycopg.errors.InvalidParameterValue as exc:  # 22023: e.g. a bad AI status
-            raise HTTPError(400, "bad_request", exc.diag.message_primary or "invalid") from exc
-        except (psycopg.errors.CheckViolation, psycopg.errors.StringDataRightTruncation) as exc:
-            raise HTTPError(400, "bad_request", exc.diag.message_primary or "invalid") from exc
-        except psycopg.DataError as exc:  # e.g. a NUL in text, which PostgreSQL cannot store
-            message = exc.diag.message_primary or str(exc) or "invalid value"
-            raise HTTPError(400, "bad_request", message) from exc
 
     return endpoint
+
+
+def as_reader(handler: ReadHandler) -> Callable[[Request], Awaitable[Response]]:
+    """As as_caller, for a read: `handler` returns the body, which gets the log position the
+    read is consistent with as `position`, also in the Threadcast-Position header. A stream
+    resumed from it (Last-Event-ID) delivers every change committed after the read, and maybe
+    a few already in it, which the client drops by version: never a gap (the argument is at
+    db.as_identity_at_head, which reads the position first, then the data)."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        principal = authenticated(request)
+        with sql_errors():
+            async with as_identity_at_head(request.app.state.pool, principal.identity) as (
+                conn,
+                at,
+            ):
+                body = await handler(request, conn)
+        position = format_position(at)
+        response = ok(body | {"position": position})
+        response.headers[POSITION_HEADER] = position
+        return response
+
+    return endpoint
+
+
+def format_position(position: tuple[int, int]) -> str:
+    """A position as SSE ids spell it: "<tick>-<id>"."""
+    return f"{position[0]}-{position[1]}"
 
 
 async def fetch_one(conn: AsyncConnection, name: str, **params: Any) -> dict[str, Any] | None:
@@ -168,11 +215,55 @@ def with_notes(
 # Handlers ------------------------------------------------------------------------------------
 
 
-async def list_threads(request: Request, conn: AsyncConnection) -> Response:
+MAX_TICKETS = 500
+DEFAULT_TICKETS = 100
+
+
+def limit_param(request: Request) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return DEFAULT_TICKETS
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw[:6]) <= MAX_TICKETS:
+        raise HTTPError(
+            400, "bad_limit", f"limit must be an integer from 1 to {MAX_TICKETS}, got {raw[:40]!r}"
+        )
+    return int(raw)
+
+
+async def list_tickets(request: Request, conn: AsyncConnection) -> dict[str, Any]:
+    """---
+    summary: The tickets you may see, most recently updated first, with their AI states
+    parameters:
+      - name: limit
+        in: query
+        required: false
+        description: at most this many tickets (default 100)
+        schema: {type: integer, minimum: 1, maximum: 500}
+    responses:
+      200:
+        description: TicketList
+        headers:
+          Threadcast-Position:
+            description: the log position the answer is consistent with, as its `position`
+            schema: {type: string, pattern: '^[0-9]+-[0-9]+$'}
+        content: {application/json: {schema: {$ref: '#/components/schemas/TicketList'}}}
+      400: limit is not an integer from 1 to 500
+    """
+    tickets = await fetch_all(conn, "tickets", limit=limit_param(request))
+    return {"tickets": [jsonable(t) for t in tickets]}
+
+
+async def list_threads(request: Request, conn: AsyncConnection) -> dict[str, Any]:
     """---
     summary: A ticket and its threads with their notes and AI state, oldest first
     responses:
-      200: ThreadList
+      200:
+        description: ThreadList
+        headers:
+          Threadcast-Position:
+            description: the log position the answer is consistent with, as its `position`
+            schema: {type: string, pattern: '^[0-9]+-[0-9]+$'}
+        content: {application/json: {schema: {$ref: '#/components/schemas/ThreadList'}}}
       404: the ticket does not exist or is not visible to you
     """
     ticket_id = path_uuid(request, "ticket_id")
@@ -191,7 +282,7 @@ async def list_threads(request: Request, conn: AsyncConnection) -> Response:
         with_notes(t, by_thread[t["id"]], jsonable(states[t["id"]]) if t["id"] in states else None)
         for t in threads
     ]
-    return ok({"ticket_id": str(ticket_id), "ticket": jsonable(ticket), "threads": body})
+    return {"ticket_id": str(ticket_id), "ticket": jsonable(ticket), "threads": body}
 
 
 async def thread_detail(conn: AsyncConnection, thread: dict[str, Any]) -> dict[str, Any]:
@@ -201,18 +292,24 @@ async def thread_detail(conn: AsyncConnection, thread: dict[str, Any]) -> dict[s
     return with_notes(thread, notes, jsonable(ai) if ai else None)
 
 
-async def get_thread(request: Request, conn: AsyncConnection) -> Response:
+async def get_thread(request: Request, conn: AsyncConnection) -> dict[str, Any]:
     """---
     summary: A thread with its notes and AI state
     responses:
-      200: ThreadWithNotes
+      200:
+        description: ThreadDetail
+        headers:
+          Threadcast-Position:
+            description: the log position the answer is consistent with, as its `position`
+            schema: {type: string, pattern: '^[0-9]+-[0-9]+$'}
+        content: {application/json: {schema: {$ref: '#/components/schemas/ThreadDetail'}}}
       404: the thread does not exist or is not visible to you
     """
     thread_id = path_uuid(request, "thread_id")
     thread = await fetch_one(conn, "thread", thread_id=thread_id)
     if thread is None:
         raise not_found("thread", thread_id)
-    return ok(await thread_detail(conn, thread))
+    return await thread_detail(conn, thread)
 
 
 async def create_thread(request: Request, conn: AsyncConnection) -> Response:
@@ -418,9 +515,10 @@ async def set_ai_status(request: Request, conn: AsyncConnection) -> Response:
 
 
 routes = [
-    Route("/v1/tickets/{ticket_id}/threads", as_caller(list_threads), methods=["GET"]),
+    Route("/v1/tickets", as_reader(list_tickets), methods=["GET"]),
+    Route("/v1/tickets/{ticket_id}/threads", as_reader(list_threads), methods=["GET"]),
     Route("/v1/tickets/{ticket_id}/threads", as_caller(create_thread), methods=["POST"]),
-    Route("/v1/threads/{thread_id}", as_caller(get_thread), methods=["GET"]),
+    Route("/v1/threads/{thread_id}", as_reader(get_thread), methods=["GET"]),
     Route("/v1/threads/{thread_id}/notes", as_caller(create_note), methods=["POST"]),
     Route("/v1/threads/{thread_id}/ai-status", as_caller(set_ai_status), methods=["POST"]),
     Route("/v1/notes/{note_id}", as_caller(edit_note), methods=["PATCH"]),

@@ -95,7 +95,8 @@ def middleware(settings: Settings) -> list[Middleware]:
         allow_origins=origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "If-Match", "Last-Event-ID"],
-        expose_headers=["Retry-After", "Idempotent-Replayed"],
+        # Threadcast-Position: a REST read's log position, to start its stream from.
+        expose_headers=["Retry-After", "Idempotent-Replayed", "Threadcast-Position"],
         max_age=600,
     )
     return [cors, limits]

@@ -7,12 +7,14 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from threadcast import ThreadcastError
+from threadcast.sqlfiles import queries
 
 
 class DatabaseError(ThreadcastError):
@@ -77,6 +79,34 @@ async def as_identity(
     async with pool.connection() as conn, conn.transaction():
         await become(conn, identity)
         yield conn
+
+
+Position = tuple[int, int]  # (tick_id, id) in the log, as threadcast.hub has it
+
+
+@asynccontextmanager
+async def as_identity_at_head(
+    pool: AsyncConnectionPool, identity: Identity
+) -> AsyncIterator[tuple[AsyncConnection, Position]]:
+    """A connection in a transaction running as the user, and the log position every read in
+    it is consistent with: the head, read first, as the server.
+
+    Why no change can fall between the read and a stream started from that position:
+    realtime.head() is the newest tick (T, its last id). Every event at or before it belongs
+    to tick T or an earlier one, so it was visible in T's snapshot: its transaction had
+    committed before tick() took that snapshot, hence before T's row committed, hence before
+    the head statement's snapshot saw T, and every later statement of this transaction takes
+    its snapshot later still (read committed; under repeatable read all share the first
+    one, which saw T). So the reads see every event at or before the position. An event
+    after it is in a later tick, which a stream with Last-Event-ID = position replays; it may
+    be in the reads too (committed between the head and the reads), and the client drops it
+    by `version`. Nothing is in neither. (Reading the data first and the head after would
+    open the gap: a change committed in between would be in neither.)"""
+    async with pool.connection() as conn, conn.transaction():
+        cursor = await conn.execute(queries("relay")["head"])
+        row: Any = await cursor.fetchone()
+        await become(conn, identity)
+        yield conn, (row["tick_id"], row["id"])
 
 
 @asynccontextmanager

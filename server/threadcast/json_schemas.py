@@ -19,6 +19,7 @@ from threadcast import payloads
 Mode = Literal["validation", "serialization"]
 
 ANSWERS: tuple[type[BaseModel], ...] = (
+    payloads.TicketRealtimePayload,
     payloads.ThreadRealtimePayload,
     payloads.NoteRealtimePayload,
     payloads.AIProcessingPayload,
@@ -28,7 +29,10 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     payloads.ThreadNote,
     payloads.AIState,
     payloads.ThreadWithNotes,
+    payloads.ThreadDetail,
     payloads.ThreadList,
+    payloads.InboxTicket,
+    payloads.TicketList,
     payloads.ErrorBody,
 )
 REQUESTS: tuple[type[BaseModel], ...] = (

@@ -29,6 +29,7 @@ class Ticket(Row):
     status: TicketStatus
     created_at: dt.datetime
     updated_at: dt.datetime
+    version: int
 
 
 class Thread(Row):
@@ -104,6 +105,10 @@ class PostgresChangesPayload(BaseModel, Generic[RowT]):
         return self
 
 
+class TicketRealtimePayload(PostgresChangesPayload[Ticket]):
+    pass
+
+
 class ThreadRealtimePayload(PostgresChangesPayload[Thread]):
     pass
 
@@ -117,6 +122,8 @@ class AIProcessingPayload(BaseModel):
     status: AIStatus
     progress: Annotated[int, Field(ge=0, le=100)] | None = None
     error: str | None = None
+    # On an org's inbox channel (org-tickets:<org>) only: the thread's ticket.
+    ticketId: uuid.UUID | None = None
 
 
 class SystemEvent(BaseModel):
@@ -133,6 +140,7 @@ class SystemEvent(BaseModel):
 def parse_change(data: dict[str, Any]) -> PostgresChangesPayload[Any]:
     """The typed payload of a postgres_changes event, by its table."""
     model: type[PostgresChangesPayload[Any]] = {
+        "tickets": TicketRealtimePayload,
         "ticket_threads": ThreadRealtimePayload,
         "ticket_notes": NoteRealtimePayload,
     }.get(data.get("table", ""), PostgresChangesPayload[Row])
@@ -228,12 +236,37 @@ class ThreadWithNotes(Thread):
     ai_status: AIState | None = None
 
 
+# The log position a REST read is consistent with, "<tick>-<id>" as in SSE ids: a stream
+# started from it (Last-Event-ID) misses nothing committed after the read (api.as_reader).
+Position = Annotated[str, Field(pattern=r"^[0-9]{1,19}-[0-9]{1,19}$")]
+
+
+class ThreadDetail(ThreadWithNotes):
+    """GET /v1/threads/{id}: the thread with its notes and AI state, and its log position."""
+
+    position: Position
+
+
 class ThreadList(BaseModel):
     """GET /v1/tickets/{id}/threads: the ticket and its threads, oldest first."""
 
     ticket_id: uuid.UUID
     ticket: Ticket
     threads: list[ThreadWithNotes]
+    position: Position
+
+
+class InboxTicket(Ticket):
+    """A ticket as the inbox lists it: with the current AI state of each of its threads."""
+
+    ai_statuses: list[AIState]
+
+
+class TicketList(BaseModel):
+    """GET /v1/tickets: the tickets the caller may see, most recently updated first."""
+
+    tickets: list[InboxTicket]
+    position: Position
 
 
 class Problem(BaseModel):

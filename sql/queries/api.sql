@@ -78,3 +78,14 @@ returning id
 -- set_ai_status --
 -- Records a thread's AI status and appends an ai_status event.
 select * from public.set_thread_ai_status(%(thread_id)s, %(status)s, %(progress)s, %(error)s)
+
+-- tickets --
+-- The tickets the caller may see, most recently updated first, each with the current AI state
+-- of its threads (those the caller may see), oldest first.
+select t.*,
+       coalesce((select jsonb_agg(to_jsonb(s) order by s.updated_at, s.thread_id)
+                   from public.thread_ai_status s
+                  where s.ticket_id = t.id), '[]') as ai_statuses
+  from public.tickets t
+ order by t.updated_at desc, t.id
+ limit %(limit)s
