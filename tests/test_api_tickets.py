@@ -99,6 +99,19 @@ def test_a_bad_limit_is_400(live_server: RunningServer, world: World, limit: str
     assert "1 to 500" in response.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [("limit=1&limit=2", "bad_limit"), ("status=open", "bad_query"), ("limit=2&x=1", "bad_query")],
+)
+def test_an_unknown_or_repeated_parameter_is_400(
+    live_server: RunningServer, world: World, query: str, error: str
+) -> None:
+    with client(live_server, world.agent) as c:
+        response = c.get(f"/v1/tickets?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"] == error
+
+
 def test_listing_tickets_needs_a_token(live_server: RunningServer) -> None:
     response = httpx.get(f"{live_server.url}/v1/tickets")
     assert response.status_code == 401

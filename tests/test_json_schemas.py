@@ -11,11 +11,12 @@ import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from tests.servers import RunningServer
-from tests.sse import subscribe
+from tests.sse import StreamReader, stream_url, subscribe
 from tests.support import World
 from threadcast.json_schemas import json_schemas, wire_models
 
@@ -51,7 +52,9 @@ def test_rest_answers_and_error_bodies_match(live_server: RunningServer, world: 
     headers = {"Authorization": f"Bearer {live_server.token(world.agent)}"}
     with httpx.Client(base_url=live_server.url, headers=headers, timeout=10) as c:
         answer(c.get(f"/v1/tickets/{world.ticket}/threads"), 200, "ThreadList")
-        answer(c.get(f"/v1/threads/{world.thread}"), 200, "ThreadWithNotes")
+        answer(c.get(f"/v1/threads/{world.thread}"), 200, "ThreadDetail")
+        answer(c.get("/v1/tickets"), 200, "TicketList")
+        answer(c.get("/v1/tickets?limit=0"), 400, "ErrorBody")
         thread_body = sent("CreateThread", {"id": str(uuid.uuid4()), "subject": "Toner"})
         made = c.post(f"/v1/tickets/{world.ticket}/threads", json=thread_body)
         thread = answer(made, 201, "ThreadWithNotes")
@@ -66,8 +69,10 @@ def test_rest_answers_and_error_bodies_match(live_server: RunningServer, world: 
         answer(edited, 200, "ThreadNote")
         ai = sent("SetAIStatus", {"status": "processing", "progress": 40})
         answer(c.post(f"/v1/threads/{thread['id']}/ai-status", json=ai), 200, "AIState")
-        after_ai = answer(c.get(f"/v1/threads/{thread['id']}"), 200, "ThreadWithNotes")
+        after_ai = answer(c.get(f"/v1/threads/{thread['id']}"), 200, "ThreadDetail")
         assert after_ai["ai_status"]["progress"] == 40
+        inbox = answer(c.get("/v1/tickets"), 200, "TicketList")
+        assert [s["progress"] for s in inbox["tickets"][0]["ai_statuses"]] == [40]
 
         stale = c.patch(f"/v1/notes/{note['id']}", json=edit, headers={"If-Match": "1"})
         assert answer(stale, 412, "ErrorBody")["current"]["version"] == 2
@@ -113,6 +118,35 @@ def test_stream_events_match(live_server: RunningServer, world: World) -> None:
         ("ticket_notes", "UPDATE"),
         ("ticket_notes", "DELETE"),
     }
+
+
+def test_inbox_events_match(
+    live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    reader = StreamReader(
+        stream_url(live_server.url, f"org-tickets:{world.org_a}"), live_server.token(world.agent)
+    )
+    reader.start().wait_subscribed()
+    headers = {"Authorization": f"Bearer {live_server.token(world.agent)}"}
+    conn.execute(
+        "insert into tickets (org_id, requester_id, subject) values (%s, %s, 'Fax')",
+        (world.org_a, world.customer),
+    )
+    conn.execute("update tickets set status = 'solved' where id = %s", (world.ticket,))
+    with httpx.Client(base_url=live_server.url, headers=headers, timeout=10) as c:
+        c.post(f"/v1/threads/{world.thread}/ai-status", json={"status": "started"})
+    reader.wait_for(lambda evs: any(e.event == "ai_status" for e in evs))
+    reader.close()
+    kinds = []
+    for event in reader.events:
+        if event.event == "postgres_changes":
+            data = json.loads(event.data)
+            check("TicketRealtimePayload", data)
+            kinds.append(data["eventType"])
+        elif event.event == "ai_status":
+            check("AIProcessingPayload", json.loads(event.data))
+            kinds.append("ai_status")
+    assert kinds == ["INSERT", "UPDATE", "ai_status"]
 
 
 NOTE = {

@@ -220,6 +220,13 @@ DEFAULT_TICKETS = 100
 
 
 def limit_param(request: Request) -> int:
+    unknown = sorted(set(request.query_params) - {"limit"})
+    if unknown:
+        raise HTTPError(
+            400, "bad_query", f"unknown query parameter {unknown[0][:40]!r}; this takes limit"
+        )
+    if len(request.query_params.getlist("limit")) > 1:
+        raise HTTPError(400, "bad_limit", "give limit at most once")
     raw = request.query_params.get("limit")
     if raw is None:
         return DEFAULT_TICKETS
@@ -247,7 +254,7 @@ async def list_tickets(request: Request, conn: AsyncConnection) -> dict[str, Any
             description: the log position the answer is consistent with, as its `position`
             schema: {type: string, pattern: '^[0-9]+-[0-9]+$'}
         content: {application/json: {schema: {$ref: '#/components/schemas/TicketList'}}}
-      400: limit is not an integer from 1 to 500
+      400: limit is not an integer from 1 to 500, or a parameter is unknown
     """
     tickets = await fetch_all(conn, "tickets", limit=limit_param(request))
     return {"tickets": [jsonable(t) for t in tickets]}
