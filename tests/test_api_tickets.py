@@ -101,7 +101,16 @@ def test_a_bad_limit_is_400(live_server: RunningServer, world: World, limit: str
 
 @pytest.mark.parametrize(
     ("query", "error"),
-    [("limit=1&limit=2", "bad_limit"), ("status=open", "bad_query"), ("limit=2&x=1", "bad_query")],
+    [
+        ("limit=1&limit=2", "bad_limit"),
+        ("status=open", "bad_query"),
+        ("limit=2&x=1", "bad_query"),
+        ("org_id=nope", "bad_org_id"),
+        (
+            "org_id=00000000-0000-0000-0000-00000000000a&org_id=00000000-0000-0000-0000-00000000000b",
+            "bad_org_id",
+        ),
+    ],
 )
 def test_an_unknown_or_repeated_parameter_is_400(
     live_server: RunningServer, world: World, query: str, error: str
@@ -110,6 +119,21 @@ def test_an_unknown_or_repeated_parameter_is_400(
         response = c.get(f"/v1/tickets?{query}")
     assert response.status_code == 400
     assert response.json()["error"] == error
+
+
+def test_org_id_lists_one_organisations_tickets(
+    live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    conn.execute(
+        "insert into org_members (org_id, user_id) values (%s, %s)", (world.org_b, world.agent)
+    )
+    with client(live_server, world.agent) as c:
+        everything = ids(c.get("/v1/tickets").json())
+        org_a = ids(c.get("/v1/tickets", params={"org_id": str(world.org_a)}).json())
+        org_b = ids(c.get("/v1/tickets", params={"org_id": str(world.org_b)}).json())
+        other = ids(c.get("/v1/tickets", params={"org_id": str(world.stranger)}).json())
+    assert sorted(everything) == sorted([str(world.ticket), str(world.other_ticket)])
+    assert (org_a, org_b, other) == ([str(world.ticket)], [str(world.other_ticket)], [])
 
 
 def test_listing_tickets_needs_a_token(live_server: RunningServer) -> None:

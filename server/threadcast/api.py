@@ -219,15 +219,15 @@ MAX_TICKETS = 500
 DEFAULT_TICKETS = 100
 
 
+def once(request: Request, name: str) -> str | None:
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise HTTPError(400, f"bad_{name}", f"give {name} at most once")
+    return values[0] if values else None
+
+
 def limit_param(request: Request) -> int:
-    unknown = sorted(set(request.query_params) - {"limit"})
-    if unknown:
-        raise HTTPError(
-            400, "bad_query", f"unknown query parameter {unknown[0][:40]!r}; this takes limit"
-        )
-    if len(request.query_params.getlist("limit")) > 1:
-        raise HTTPError(400, "bad_limit", "give limit at most once")
-    raw = request.query_params.get("limit")
+    raw = once(request, "limit")
     if raw is None:
         return DEFAULT_TICKETS
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw[:6]) <= MAX_TICKETS:
@@ -237,10 +237,25 @@ def limit_param(request: Request) -> int:
     return int(raw)
 
 
+def org_param(request: Request) -> uuid.UUID | None:
+    raw = once(request, "org_id")
+    if raw is None:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise HTTPError(400, "bad_org_id", f"org_id must be a uuid, got {raw[:60]!r}") from exc
+
+
 async def list_tickets(request: Request, conn: AsyncConnection) -> dict[str, Any]:
     """---
     summary: The tickets you may see, most recently updated first, with their AI states
     parameters:
+      - name: org_id
+        in: query
+        required: false
+        description: only this organisation's tickets (its inbox, channel org-tickets:<org_id>)
+        schema: {type: string, format: uuid}
       - name: limit
         in: query
         required: false
@@ -254,9 +269,18 @@ async def list_tickets(request: Request, conn: AsyncConnection) -> dict[str, Any
             description: the log position the answer is consistent with, as its `position`
             schema: {type: string, pattern: '^[0-9]+-[0-9]+$'}
         content: {application/json: {schema: {$ref: '#/components/schemas/TicketList'}}}
-      400: limit is not an integer from 1 to 500, or a parameter is unknown
+      400: limit is not an integer from 1 to 500, org_id not a uuid, or a parameter is unknown
     """
-    tickets = await fetch_all(conn, "tickets", limit=limit_param(request))
+    unknown = sorted(set(request.query_params) - {"limit", "org_id"})
+    if unknown:
+        raise HTTPError(
+            400,
+            "bad_query",
+            f"unknown query parameter {unknown[0][:40]!r}; this takes org_id, limit",
+        )
+    tickets = await fetch_all(
+        conn, "tickets", limit=limit_param(request), org_id=org_param(request)
+    )
     return {"tickets": [jsonable(t) for t in tickets]}
 
 

@@ -80,12 +80,13 @@ returning id
 select * from public.set_thread_ai_status(%(thread_id)s, %(status)s, %(progress)s, %(error)s)
 
 -- tickets --
--- The tickets the caller may see, most recently updated first, each with the current AI state
--- of its threads (those the caller may see), oldest first.
+-- The tickets the caller may see (of one organisation, if given), most recently updated first,
+-- each with the current AI state of its threads (those the caller may see), oldest first.
 select t.*,
        coalesce((select jsonb_agg(to_jsonb(s) order by s.updated_at, s.thread_id)
                    from public.thread_ai_status s
                   where s.ticket_id = t.id), '[]') as ai_statuses
   from public.tickets t
+ where %(org_id)s::uuid is null or t.org_id = %(org_id)s::uuid
  order by t.updated_at desc, t.id
  limit %(limit)s
