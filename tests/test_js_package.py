@@ -4,12 +4,16 @@ PostgreSQL, the cache rules, the schemas) and the freshness of the build the ser
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import os
 import re
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.servers import RunningServer
@@ -44,22 +48,58 @@ def test_the_package_type_checks_under_strict() -> None:
     npm("run", "typecheck")
 
 
-def test_vitest_against_the_real_server(live_server: RunningServer, world: World) -> None:
-    out = npm(
-        "test",
-        "--",
-        "--reporter=verbose",
-        env={
-            "THREADCAST_URL": live_server.url,
-            "THREADCAST_AGENT_TOKEN": live_server.token(world.agent),
-            "THREADCAST_STRANGER_TOKEN": live_server.token(world.stranger),
-            "THREADCAST_TICKET": str(world.ticket),
-            "THREADCAST_THREAD": str(world.thread),
-        },
-    )
+@contextlib.contextmanager
+def inbox_writer(database_url: str, world: World) -> Iterator[None]:
+    """Another user's writes for src/react-query/tickets.test.tsx, every 150 ms while vitest
+    runs: a new ticket "inbox new <n>" in org A, and the seeded ticket renamed "inbox live <n>"."""
+    stop = threading.Event()
+
+    def write() -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            n = 0
+            while not stop.wait(0.15):
+                n += 1
+                conn.execute(
+                    "insert into tickets (org_id, requester_id, subject) values (%s, %s, %s)",
+                    (world.org_a, world.customer, f"inbox new {n}"),
+                )
+                conn.execute(
+                    "update tickets set subject = %s where id = %s",
+                    (f"inbox live {n}", world.ticket),
+                )
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        writer.join(5)
+
+
+def test_vitest_against_the_real_server(
+    live_server: RunningServer, world: World, database_url: str
+) -> None:
+    with inbox_writer(database_url, world):
+        out = npm(
+            "test",
+            "--",
+            "--reporter=verbose",
+            env={
+                "THREADCAST_URL": live_server.url,
+                "THREADCAST_AGENT_TOKEN": live_server.token(world.agent),
+                "THREADCAST_CUSTOMER_TOKEN": live_server.token(world.customer),
+                "THREADCAST_STRANGER_TOKEN": live_server.token(world.stranger),
+                "THREADCAST_ORG": str(world.org_a),
+                "THREADCAST_TICKET": str(world.ticket),
+                "THREADCAST_THREAD": str(world.thread),
+            },
+        )
     for suite in (
         "client.test.ts",
         "react-query/hooks.test.tsx",
+        "react-query/tickets.test.tsx",
+        "react-query/inbox.test.ts",
         "react-query/cache.test.ts",
         "react-query/persist.test.ts",
     ):

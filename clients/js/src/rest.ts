@@ -4,7 +4,9 @@ import type { z } from "zod/mini";
 import { ConflictError, NotFoundError, errorFor } from "./errors.js";
 import { randomId } from "./ids.js";
 import * as S from "./schemas.js";
-import type { AIState, AIStatus, EditNote, ErrorBody, ThreadList, ThreadNote, ThreadWithNotes } from "./types.js";
+import type {
+  AIState, AIStatus, EditNote, ErrorBody, ThreadDetail, ThreadList, ThreadNote, ThreadWithNotes, TicketList,
+} from "./types.js";
 import { parse } from "./validate.js";
 
 export interface RequestOptions {
@@ -17,9 +19,18 @@ export interface CreateOptions extends RequestOptions {
   id?: string;
 }
 
+export interface ListTicketsOptions extends RequestOptions {
+  /** Only this organisation's tickets: its inbox (channel org-tickets:<orgId>). */
+  orgId?: string;
+  /** At most this many (1 to 500; the server's default is 100). */
+  limit?: number;
+}
+
 export interface RestApi {
+  /** The tickets the caller may see, most recently updated first, and the read's `position`. */
+  listTickets(options?: ListTicketsOptions): Promise<TicketList>;
   listThreads(ticketId: string, options?: RequestOptions): Promise<ThreadList>;
-  getThread(threadId: string, options?: RequestOptions): Promise<ThreadWithNotes>;
+  getThread(threadId: string, options?: RequestOptions): Promise<ThreadDetail>;
   createThread(ticketId: string, subject: string, options?: CreateOptions): Promise<ThreadWithNotes>;
   addNote(threadId: string, body: string, internal?: boolean, options?: CreateOptions): Promise<ThreadNote>;
   /** Rejects with ConflictError (carrying the current note) when `version` is stale. */
@@ -87,10 +98,18 @@ function isOwnEdit(error: unknown, version: number, patch: EditNote): error is C
 
 export function restApi(send: Send): RestApi {
   return {
+    listTickets: ({ orgId, limit, signal } = {}) => {
+      const query = new URLSearchParams();
+      if (orgId !== undefined) query.set("org_id", orgId);
+      if (limit !== undefined) query.set("limit", String(limit));
+      const search = query.toString();
+      const path = search ? `/v1/tickets?${search}` : "/v1/tickets";
+      return send({ method: "GET", path, schema: S.TicketList, signal }, false);
+    },
     listThreads: (ticketId, { signal } = {}) =>
       send({ method: "GET", path: `/v1/tickets/${ticketId}/threads`, schema: S.ThreadList, signal }, false),
     getThread: (threadId, { signal } = {}) =>
-      send({ method: "GET", path: `/v1/threads/${threadId}`, schema: S.ThreadWithNotes, signal }, false),
+      send({ method: "GET", path: `/v1/threads/${threadId}`, schema: S.ThreadDetail, signal }, false),
     createThread: (ticketId, subject, { id = randomId(), signal } = {}) =>
       send({
         method: "POST", path: `/v1/tickets/${ticketId}/threads`, body: { id, subject },

@@ -58,6 +58,18 @@ export function postgresChanges<Row extends z.ZodMiniType>(row: Row) {
   ]);
 }
 
+export const Ticket = z.object({
+  id: uuid,
+  org_id: uuid,
+  requester_id: uuid,
+  subject: z.string(),
+  status: TicketStatus,
+  created_at: timestamp,
+  updated_at: timestamp,
+  version: z.int(),
+});
+
+export const TicketRealtimePayload = postgresChanges(Ticket);
 export const ThreadRealtimePayload = postgresChanges(Thread);
 export const NoteRealtimePayload = postgresChanges(ThreadNote);
 export const AnyRealtimePayload = postgresChanges(AnyRow);
@@ -69,6 +81,7 @@ export const AIProcessingPayload = z.object({
   status: AIStatus,
   progress: z.nullish(percent),
   error: z.nullish(z.string()),
+  ticketId: z.nullish(uuid),
 });
 
 export const SystemEvent = z.object({
@@ -92,20 +105,23 @@ export const ThreadWithNotes = z.extend(Thread, {
   ai_status: z.nullish(AIState),
 });
 
-export const Ticket = z.object({
-  id: uuid,
-  org_id: uuid,
-  requester_id: uuid,
-  subject: z.string(),
-  status: TicketStatus,
-  created_at: timestamp,
-  updated_at: timestamp,
-});
+/** A REST read's log position, "<tick>-<id>" (an SSE id): start its stream from it. */
+export const Position = z.string().check(z.regex(/^[0-9]{1,19}-[0-9]{1,19}$/));
+
+export const ThreadDetail = z.extend(ThreadWithNotes, { position: Position });
 
 export const ThreadList = z.object({
   ticket_id: uuid,
   ticket: Ticket,
   threads: z.array(ThreadWithNotes),
+  position: Position,
+});
+
+export const InboxTicket = z.extend(Ticket, { ai_statuses: z.array(AIState) });
+
+export const TicketList = z.object({
+  tickets: z.array(InboxTicket),
+  position: Position,
 });
 
 // Request bodies are strict, as the server's are (extra="forbid"), and refuse what PostgreSQL
@@ -147,6 +163,7 @@ export const ErrorBody = z.looseObject({
 export function changesSchemaFor(table: string): z.ZodMiniType<T.PostgresChangesPayload<unknown>> {
   if (table === "ticket_threads") return ThreadRealtimePayload;
   if (table === "ticket_notes") return NoteRealtimePayload;
+  if (table === "tickets") return TicketRealtimePayload;
   return AnyRealtimePayload;
 }
 
@@ -164,7 +181,11 @@ same<z.infer<typeof SystemEvent>, T.SystemEvent>(true);
 same<z.infer<typeof AIState>, T.AIState>(true);
 same<z.infer<typeof ThreadWithNotes>, T.ThreadWithNotes>(true);
 same<z.infer<typeof Ticket>, T.Ticket>(true);
+same<z.infer<typeof TicketRealtimePayload>, T.TicketRealtimePayload>(true);
+same<z.infer<typeof ThreadDetail>, T.ThreadDetail>(true);
 same<z.infer<typeof ThreadList>, T.ThreadList>(true);
+same<z.infer<typeof InboxTicket>, T.InboxTicket>(true);
+same<z.infer<typeof TicketList>, T.TicketList>(true);
 same<z.infer<typeof CreateThread>, T.CreateThread>(true);
 same<z.infer<typeof CreateNote>, T.CreateNote>(true);
 same<z.infer<typeof EditNote>, T.EditNote>(true);

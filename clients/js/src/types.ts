@@ -35,6 +35,7 @@ export type AnyRow = Record<string, unknown>;
 
 /** The realtime tables and their rows: a binding's `table` picks its payload's row type. */
 export interface Tables {
+  tickets: Ticket;
   ticket_threads: Thread;
   ticket_notes: ThreadNote;
 }
@@ -69,12 +70,15 @@ export interface DeletePayload<Row> extends ChangeBase {
 export type PostgresChangesPayload<Row> = InsertPayload<Row> | UpdatePayload<Row> | DeletePayload<Row>;
 export type ThreadRealtimePayload = PostgresChangesPayload<Thread>;
 export type NoteRealtimePayload = PostgresChangesPayload<ThreadNote>;
+export type TicketRealtimePayload = PostgresChangesPayload<Ticket>;
 
 export interface AIProcessingPayload {
   threadId: string;
   status: AIStatus;
   progress?: number | null;
   error?: string | null;
+  /** On an organisation's inbox channel (org-tickets:<org>) only: the thread's ticket. */
+  ticketId?: string | null;
 }
 
 export interface SystemEvent {
@@ -106,12 +110,37 @@ export interface Ticket {
   status: TicketStatus;
   created_at: string;
   updated_at: string;
+  version: number;
+}
+
+/**
+ * The log position a REST read is consistent with, "<tick>-<id>" like an SSE id: a stream
+ * started from it (Last-Event-ID) misses nothing committed after the read; what it repeats
+ * is dropped by `version`.
+ */
+export type Position = string;
+
+/** GET /v1/threads/{id}: a thread with its notes, and the log position of the read. */
+export interface ThreadDetail extends ThreadWithNotes {
+  position: Position;
 }
 
 export interface ThreadList {
   ticket_id: string;
   ticket: Ticket;
   threads: ThreadWithNotes[];
+  position: Position;
+}
+
+/** A ticket as the inbox lists it, with the current AI state of each of its threads. */
+export interface InboxTicket extends Ticket {
+  ai_statuses: AIState[];
+}
+
+/** GET /v1/tickets: most recently updated first. */
+export interface TicketList {
+  tickets: InboxTicket[];
+  position: Position;
 }
 
 export interface CreateThread {

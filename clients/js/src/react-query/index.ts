@@ -1,6 +1,9 @@
 // threadcast/react-query: a thin layer of hooks over the client and the cache rules.
-export { threadKeys, mutationKeys } from "./keys.js";
-export type { UseThreadsOptions } from "./keys.js";
+export { threadKeys, ticketKeys, mutationKeys } from "./keys.js";
+export type { UseThreadsOptions, UseTicketsOptions } from "./keys.js";
+export { useTickets, useTicketUpdates, TicketUpdater } from "./tickets.js";
+export type { UseTicketUpdatesOptions } from "./tickets.js";
+export { patchTickets, patchTicketAI } from "./inbox.js";
 export { useThreads, useThread, useAIStatus, retry } from "./queries.js";
 export { useThreadUpdates } from "./updates.js";
 export type { UseThreadUpdatesOptions } from "./updates.js";

@@ -12,6 +12,20 @@ export const threadKeys = {
   ai: (threadId: string) => [...threadKeys.all, "ai", threadId] as const,
 };
 
+export interface UseTicketsOptions {
+  /** The organisation whose inbox this is (channel org-tickets:<orgId>). */
+  orgId: string;
+  /** At most this many tickets, most recently updated first (1 to 500; default 100). */
+  limit?: number;
+}
+
+export const ticketKeys = {
+  all: ["tickets"] as const,
+  lists: () => [...ticketKeys.all, "list"] as const,
+  list: (options: UseTicketsOptions) =>
+    [...ticketKeys.lists(), { orgId: options.orgId, limit: options.limit ?? 100 }] as const,
+};
+
 /** Mutation keys: persisted paused mutations find their function again by these after a reload. */
 export const mutationKeys = {
   addNote: ["threadcast", "addNote"] as const,
