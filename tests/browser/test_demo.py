@@ -239,3 +239,81 @@ def test_writes_made_offline_show_at_once_and_are_sent_on_reconnect(
         "select body, version from ticket_notes where id = %s", (world.public_note,)
     ).fetchone() == ("edited on the train", 2)
     context.close()
+
+
+# The inbox ---------------------------------------------------------------------------------
+
+
+def inbox_subjects(page: Page) -> list[str]:
+    return page.get_by_test_id("inbox-subject").all_text_contents()
+
+
+def test_the_inbox_shows_tickets_another_user_creates_and_updates_live(
+    browser: Browser, live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    agent = open_demo(browser, live_server, world, world.agent)
+    inbox = agent.get_by_test_id("inbox")
+    expect(inbox).to_be_visible()
+    expect(agent.get_by_test_id("inbox-ticket")).to_have_count(1)  # org A's one ticket
+    assert inbox_subjects(agent) == [world.ticket_subject]
+    # Another user (the customer, as the database sees it) opens a ticket: it appears on top.
+    conn.execute(
+        "insert into tickets (org_id, requester_id, subject) values (%s, %s, 'Scanner jammed')",
+        (world.org_a, world.customer),
+    )
+    expect(agent.get_by_test_id("inbox-subject").first).to_have_text("Scanner jammed")
+    # Org B's tickets never show.
+    conn.execute(
+        "insert into tickets (org_id, requester_id, subject) values (%s, %s, 'Not yours')",
+        (world.org_b, world.stranger),
+    )
+    # An update moves the shown ticket back to the top with its new subject and status, and
+    # the ticket view's header follows.
+    conn.execute(
+        "update tickets set subject = 'Printer fixed?', status = 'pending' where id = %s",
+        (world.ticket,),
+    )
+    first = agent.get_by_test_id("inbox-ticket").first
+    expect(first.get_by_test_id("inbox-subject")).to_have_text("Printer fixed?")
+    expect(first.get_by_test_id("inbox-meta")).to_have_text("pending")
+    expect(first).to_have_attribute("data-version", "2")
+    expect(agent.get_by_test_id("ticket")).to_have_text("Printer fixed?")
+    # The AI status of a thread shows on its ticket.
+    conn.execute(
+        "select set_config('request.jwt.claims', %s, false)",
+        (json.dumps({"sub": str(world.agent)}),),
+    )
+    conn.execute("select set_thread_ai_status(%s, 'processing', 30)", (world.thread,))
+    expect(first.get_by_test_id("inbox-meta")).to_have_text("pending · AI processing 30%")
+    assert inbox_subjects(agent) == ["Printer fixed?", "Scanner jammed"]
+
+
+def test_the_inbox_is_refused_to_a_customer(
+    browser: Browser, live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    customer = open_demo(browser, live_server, world, world.customer)
+    expect(customer.get_by_test_id("inbox-note")).to_have_text(
+        "The inbox is for the organisation's agents."
+    )
+    conn.execute("update tickets set subject = 'Still broken' where id = %s", (world.ticket,))
+    add_note(conn, world, "after the rename")  # once this shows, the rename had its chance
+    expect(customer.locator("[data-testid=note] .body", has_text="after the rename")).to_have_count(
+        1
+    )
+    expect(customer.get_by_test_id("inbox-ticket")).to_have_count(0)
+
+
+def test_an_inbox_entry_opens_its_ticket(
+    browser: Browser, live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    other = conn.execute(
+        "insert into tickets (org_id, requester_id, subject) values (%s, %s, 'Toner low')"
+        " returning id::text",
+        (world.org_a, world.customer),
+    ).fetchone()[0]
+    agent = open_demo(browser, live_server, world, world.agent)
+    agent.get_by_test_id("inbox-subject").filter(has_text="Toner low").click()
+    expect(agent.get_by_test_id("ticket")).to_have_text("Toner low")
+    expect(agent.locator(f"[data-testid=inbox-ticket][data-ticket-id='{other}']")).to_have_class(
+        re.compile(r"\bcurrent\b")
+    )

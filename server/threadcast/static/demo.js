@@ -1,6 +1,7 @@
-// The demo: one ticket's threads and notes, live. Realtime events invalidate the ticket's data
-// and it is fetched again (the seed's React Query pattern, without React); AI status events
-// drive the progress bars directly. Writes are optimistic: a new note or an edit shows at once
+// The demo: one ticket's threads and notes, live, beside the organisation's inbox (agents only,
+// channel org-tickets:<org>). Realtime events invalidate the ticket's data and it is fetched
+// again (the seed's React Query pattern, without React); ticket events patch the inbox by
+// version; AI status events drive the progress bars and the inbox's badges directly. Writes are optimistic: a new note or an edit shows at once
 // (dimmed) and is replaced by the server's row; a lost edit (412) shows the winner's text.
 // User text is only ever set with textContent, never as HTML.
 import { ConflictError, createClient } from "/static/threadcast.js";
@@ -65,6 +66,7 @@ function invalidate() {
         data = await client.rest.listThreads(ticketId);
         $("#ticket-subject").textContent = data.ticket.subject;
         render();
+        startInbox(params.get("org") || data.ticket.org_id);
       } catch (error) {
         showError(`Could not load the ticket: ${error.message}`);
       }
@@ -255,6 +257,108 @@ function render() {
   for (const article of container.querySelectorAll("[data-thread-id]")) {
     if (!data.threads.some((t) => t.id === article.dataset.threadId)) article.remove();
   }
+}
+
+// The inbox -------------------------------------------------------------------------------------
+
+let inbox; // {orgId, tickets: Map id -> ticket with ai_statuses} once started
+const inboxAI = new Map(); // ticketId -> Map threadId -> latest ai_status payload
+
+/** Start the inbox of `orgId` once: read it, then patch it from its channel. */
+function startInbox(orgId) {
+  if (inbox || !orgId) return;
+  inbox = { orgId, tickets: new Map() };
+  client
+    .channel(`org-tickets:${orgId}`)
+    .on("postgres_changes", { event: "*", schema: "public", table: "tickets" }, patchInbox)
+    .on("ai_status", (payload) => {
+      const threads = inboxAI.get(payload.ticketId) || new Map();
+      threads.set(payload.threadId, payload);
+      inboxAI.set(payload.ticketId, threads);
+      renderInbox();
+    })
+    .on("system", (payload) => {
+      // Live (again): read the inbox; a change between the read and now comes on the stream
+      // too, and patching by version drops what the read already had.
+      if (payload.type === "subscribed" || payload.type === "reset") loadInbox();
+    })
+    .subscribe((status, error) => {
+      if (status === "CHANNEL_ERROR" && error?.status === 403) {
+        $("#inbox").hidden = false;
+        $("#inbox-tickets").replaceChildren();
+        const note = $(".inbox-note");
+        note.hidden = false;
+        note.textContent = "The inbox is for the organisation's agents.";
+      }
+    });
+}
+
+async function loadInbox() {
+  try {
+    const list = await client.rest.listTickets({ orgId: inbox.orgId });
+    for (const ticket of list.tickets) {
+      keepNewer(ticket);
+      const threads = new Map(ticket.ai_statuses.map((s) => [s.thread_id, { threadId: s.thread_id, ...s }]));
+      if (!inboxAI.has(ticket.id)) inboxAI.set(ticket.id, threads);
+    }
+    $("#inbox").hidden = false;
+    renderInbox();
+  } catch (error) {
+    showError(`Could not load the inbox: ${error.message}`);
+  }
+}
+
+/** Hold `ticket` unless a newer version is held already: never roll back. */
+function keepNewer(ticket, fresh = false) {
+  const held = inbox.tickets.get(ticket.id);
+  if (held && held.version >= ticket.version) return false;
+  inbox.tickets.set(ticket.id, { ...ticket, fresh });
+  return true;
+}
+
+function patchInbox(change) {
+  if (change.eventType === "DELETE") inbox.tickets.delete(change.old.id);
+  else if (!keepNewer(change.new, true)) return;
+  if ((change.new?.id || change.old?.id) === ticketId) invalidate(); // the ticket shown here
+  renderInbox();
+}
+
+function aiBadge(id) {
+  const states = [...(inboxAI.get(id)?.values() || [])];
+  const running = states.filter((s) => s.status === "started" || s.status === "processing");
+  if (running.length) return `AI ${running[0].status}${running[0].progress != null ? ` ${running[0].progress}%` : ""}`;
+  const failed = states.find((s) => s.status === "failed");
+  if (failed) return "AI failed";
+  return states.length ? "AI completed" : "";
+}
+
+function renderInbox() {
+  const rows = [...inbox.tickets.values()].sort((a, b) =>
+    a.updated_at === b.updated_at ? (a.id < b.id ? -1 : 1) : a.updated_at > b.updated_at ? -1 : 1,
+  );
+  $("#inbox-tickets").replaceChildren(
+    ...rows.map((ticket) => {
+      const li = document.createElement("li");
+      li.className = `inbox-ticket${ticket.id === ticketId ? " current" : ""}${ticket.fresh ? " fresh" : ""}`;
+      li.dataset.testid = "inbox-ticket";
+      li.dataset.ticketId = ticket.id;
+      li.dataset.version = String(ticket.version);
+      const link = document.createElement("a");
+      link.href = `?${new URLSearchParams({ token, ticket: ticket.id, org: inbox.orgId })}`;
+      const subject = document.createElement("span");
+      subject.className = "subject";
+      subject.dataset.testid = "inbox-subject";
+      subject.textContent = ticket.subject;
+      const meta = document.createElement("span");
+      meta.className = "meta";
+      meta.dataset.testid = "inbox-meta";
+      meta.textContent = [ticket.status, aiBadge(ticket.id)].filter(Boolean).join(" · ");
+      link.append(subject, meta);
+      li.append(link);
+      ticket.fresh = false;
+      return li;
+    }),
+  );
 }
 
 async function showPicker() {
