@@ -268,7 +268,7 @@ const inboxAI = new Map(); // ticketId -> Map threadId -> latest ai_status paylo
 function startInbox(orgId) {
   if (inbox || !orgId) return;
   inbox = { orgId, tickets: new Map() };
-  client
+  const channel = client
     .channel(`org-tickets:${orgId}`)
     .on("postgres_changes", { event: "*", schema: "public", table: "tickets" }, patchInbox)
     .on("ai_status", (payload) => {
@@ -284,6 +284,8 @@ function startInbox(orgId) {
     })
     .subscribe((status, error) => {
       if (status === "CHANNEL_ERROR" && error?.status === 403) {
+        // Not an agent: no inbox. Unsubscribed, so the badge says how the ticket's channel is.
+        channel.unsubscribe();
         $("#inbox").hidden = false;
         $("#inbox-tickets").replaceChildren();
         const note = $(".inbox-note");
