@@ -139,7 +139,9 @@ def test_filter_on_uuid_column_matches_the_ticket(
     [
         (None, "INSERT:public.ticket_notes:nope=eq.1", "column 'nope' does not exist"),
         (None, "INSERT:public.no_such_table", "does not exist or is not realtime-enabled"),
-        (None, "INSERT:public.tickets", "public.tickets does not exist or is not realtime-enabled"),
+        (None, "INSERT:public.users", "public.users does not exist or is not realtime-enabled"),
+        # Realtime, but on the inbox channel (org-tickets:<org>), not a ticket's.
+        (None, "INSERT:public.tickets", "public.tickets does not publish on ticket-threads:"),
         (None, "INSERT:public.ticket_notes:version=eq.abc", "not a valid integer"),
         (None, "INSERT:public.ticket_notes:version=like.1", "malformed filter"),
         (None, "TRUNCATE:public.ticket_notes", "malformed subscription"),
