@@ -29,6 +29,7 @@ interface ThreadNote {
 type AnyRow = Record<string, unknown>;
 /** The realtime tables and their rows: a binding's `table` picks its payload's row type. */
 interface Tables {
+    tickets: Ticket;
     ticket_threads: Thread;
     ticket_notes: ThreadNote;
 }
@@ -58,11 +59,14 @@ interface DeletePayload<Row> extends ChangeBase {
 type PostgresChangesPayload<Row> = InsertPayload<Row> | UpdatePayload<Row> | DeletePayload<Row>;
 type ThreadRealtimePayload = PostgresChangesPayload<Thread>;
 type NoteRealtimePayload = PostgresChangesPayload<ThreadNote>;
+type TicketRealtimePayload = PostgresChangesPayload<Ticket>;
 interface AIProcessingPayload {
     threadId: string;
     status: AIStatus;
     progress?: number | null;
     error?: string | null;
+    /** On an organisation's inbox channel (org-tickets:<org>) only: the thread's ticket. */
+    ticketId?: string | null;
 }
 interface SystemEvent {
     type: "subscribed" | "reset" | "expired" | "shutdown";
@@ -90,11 +94,32 @@ interface Ticket {
     status: TicketStatus;
     created_at: string;
     updated_at: string;
+    version: number;
+}
+/**
+ * The log position a REST read is consistent with, "<tick>-<id>" like an SSE id: a stream
+ * started from it (Last-Event-ID) misses nothing committed after the read; what it repeats
+ * is dropped by `version`.
+ */
+type Position = string;
+/** GET /v1/threads/{id}: a thread with its notes, and the log position of the read. */
+interface ThreadDetail extends ThreadWithNotes {
+    position: Position;
 }
 interface ThreadList {
     ticket_id: string;
     ticket: Ticket;
     threads: ThreadWithNotes[];
+    position: Position;
+}
+/** A ticket as the inbox lists it, with the current AI state of each of its threads. */
+interface InboxTicket extends Ticket {
+    ai_statuses: AIState[];
+}
+/** GET /v1/tickets: most recently updated first. */
+interface TicketList {
+    tickets: InboxTicket[];
+    position: Position;
 }
 interface CreateThread {
     /** A random uuid chosen by the client: a retry with it returns the thread, not a second one. */
@@ -211,9 +236,17 @@ interface CreateOptions extends RequestOptions {
      * Choose it yourself to match the realtime INSERT to an optimistic entry. */
     id?: string;
 }
+interface ListTicketsOptions extends RequestOptions {
+    /** Only this organisation's tickets: its inbox (channel org-tickets:<orgId>). */
+    orgId?: string;
+    /** At most this many (1 to 500; the server's default is 100). */
+    limit?: number;
+}
 interface RestApi {
+    /** The tickets the caller may see, most recently updated first, and the read's `position`. */
+    listTickets(options?: ListTicketsOptions): Promise<TicketList>;
     listThreads(ticketId: string, options?: RequestOptions): Promise<ThreadList>;
-    getThread(threadId: string, options?: RequestOptions): Promise<ThreadWithNotes>;
+    getThread(threadId: string, options?: RequestOptions): Promise<ThreadDetail>;
     createThread(ticketId: string, subject: string, options?: CreateOptions): Promise<ThreadWithNotes>;
     addNote(threadId: string, body: string, internal?: boolean, options?: CreateOptions): Promise<ThreadNote>;
     /** Rejects with ConflictError (carrying the current note) when `version` is stale. */
@@ -383,4 +416,4 @@ declare function matchesFilter(filter: string | undefined, row: object | null): 
 declare function randomId(): string;
 
 export { Channel, ConflictError, ForbiddenError, HTTPError, InvalidPayloadError, NotFoundError, RateLimitedError, SSEParser, ThreadcastClient, ValidationError, createClient, isRetryable, matchesFilter, randomId };
-export type { AIProcessingPayload, AIState, AIStatus, AnyRow, ChangeBase, ChannelStatus, ClientOptions, ConnectionState, CreateNote, CreateOptions, CreateThread, DeletePayload, EditNote, ErrorBody, EventType, InsertPayload, NoteRealtimePayload, PostgresChangesFilter, PostgresChangesPayload, Problem, RequestOptions, RestApi, RowOf, SSEFrame, SetAIStatus, SystemEvent, Tables, Thread, ThreadList, ThreadNote, ThreadRealtimePayload, ThreadStatus, ThreadWithNotes, Ticket, TicketStatus, TokenSource, UpdatePayload };
+export type { AIProcessingPayload, AIState, AIStatus, AnyRow, ChangeBase, ChannelStatus, ClientOptions, ConnectionState, CreateNote, CreateOptions, CreateThread, DeletePayload, EditNote, ErrorBody, EventType, InboxTicket, InsertPayload, NoteRealtimePayload, Position, PostgresChangesFilter, PostgresChangesPayload, Problem, RequestOptions, RestApi, RowOf, SSEFrame, SetAIStatus, SystemEvent, Tables, Thread, ThreadDetail, ThreadList, ThreadNote, ThreadRealtimePayload, ThreadStatus, ThreadWithNotes, Ticket, TicketList, TicketRealtimePayload, TicketStatus, TokenSource, UpdatePayload };

@@ -2503,6 +2503,17 @@ function postgresChanges(row) {
         }),
     ]);
 }
+const Ticket = object({
+    id: uuid,
+    org_id: uuid,
+    requester_id: uuid,
+    subject: string(),
+    status: TicketStatus,
+    created_at: timestamp,
+    updated_at: timestamp,
+    version: int(),
+});
+const TicketRealtimePayload = postgresChanges(Ticket);
 const ThreadRealtimePayload = postgresChanges(Thread);
 const NoteRealtimePayload = postgresChanges(ThreadNote);
 const AnyRealtimePayload = postgresChanges(AnyRow);
@@ -2512,6 +2523,7 @@ const AIProcessingPayload = object({
     status: AIStatus,
     progress: nullish(percent),
     error: nullish(string()),
+    ticketId: nullish(uuid),
 });
 const SystemEvent = object({
     type: _enum(["subscribed", "reset", "expired", "shutdown"]),
@@ -2531,19 +2543,19 @@ const ThreadWithNotes = extend(Thread, {
     notes: array(ThreadNote),
     ai_status: nullish(AIState),
 });
-const Ticket = object({
-    id: uuid,
-    org_id: uuid,
-    requester_id: uuid,
-    subject: string(),
-    status: TicketStatus,
-    created_at: timestamp,
-    updated_at: timestamp,
-});
+/** A REST read's log position, "<tick>-<id>" (an SSE id): start its stream from it. */
+const Position = string().check(_regex(/^[0-9]{1,19}-[0-9]{1,19}$/));
+const ThreadDetail = extend(ThreadWithNotes, { position: Position });
 const ThreadList = object({
     ticket_id: uuid,
     ticket: Ticket,
     threads: array(ThreadWithNotes),
+    position: Position,
+});
+const InboxTicket = extend(Ticket, { ai_statuses: array(AIState) });
+const TicketList = object({
+    tickets: array(InboxTicket),
+    position: Position,
 });
 // Request bodies are strict, as the server's are (extra="forbid"), and refuse what PostgreSQL
 // refuses: text with NUL.
@@ -2578,6 +2590,8 @@ function changesSchemaFor(table) {
         return ThreadRealtimePayload;
     if (table === "ticket_notes")
         return NoteRealtimePayload;
+    if (table === "tickets")
+        return TicketRealtimePayload;
     return AnyRealtimePayload;
 }
 
@@ -3090,8 +3104,18 @@ function isOwnEdit(error, version, patch) {
 }
 function restApi(send) {
     return {
+        listTickets: ({ orgId, limit, signal } = {}) => {
+            const query = new URLSearchParams();
+            if (orgId !== undefined)
+                query.set("org_id", orgId);
+            if (limit !== undefined)
+                query.set("limit", String(limit));
+            const search = query.toString();
+            const path = search ? `/v1/tickets?${search}` : "/v1/tickets";
+            return send({ method: "GET", path, schema: TicketList, signal }, false);
+        },
         listThreads: (ticketId, { signal } = {}) => send({ method: "GET", path: `/v1/tickets/${ticketId}/threads`, schema: ThreadList, signal }, false),
-        getThread: (threadId, { signal } = {}) => send({ method: "GET", path: `/v1/threads/${threadId}`, schema: ThreadWithNotes, signal }, false),
+        getThread: (threadId, { signal } = {}) => send({ method: "GET", path: `/v1/threads/${threadId}`, schema: ThreadDetail, signal }, false),
         createThread: (ticketId, subject, { id = randomId(), signal } = {}) => send({
             method: "POST", path: `/v1/tickets/${ticketId}/threads`, body: { id, subject },
             schema: ThreadWithNotes, signal,
