@@ -82,6 +82,7 @@ export interface SystemEvent {
   message: string;
   reason?: string | null;
   channel?: string | null;
+  channels?: string[] | null;
   bindings?: number | null;
 }
 
