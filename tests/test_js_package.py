@@ -10,6 +10,9 @@ import re
 import subprocess
 from pathlib import Path
 
+import uuid
+
+import psycopg
 import pytest
 
 from tests.servers import RunningServer
@@ -44,7 +47,25 @@ def test_the_package_type_checks_under_strict() -> None:
     npm("run", "typecheck")
 
 
-def test_vitest_against_the_real_server(live_server: RunningServer, world: World) -> None:
+# src/stream.test.ts puts many channels on one stream: up to one past the server's cap (100).
+EXTRA_TICKETS = 101
+
+
+def seed_tickets(conn: psycopg.Connection, world: World, count: int) -> list[uuid.UUID]:
+    """`count` more tickets of the world's customer in org A, which its agent may follow."""
+    ids = [uuid.UUID(int=0x8000_0000 + n) for n in range(count)]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into tickets (id, org_id, requester_id, subject) values (%s, %s, %s, %s)",
+            [(t, world.org_a, world.customer, f"stream test {n}") for n, t in enumerate(ids)],
+        )
+    return ids
+
+
+def test_vitest_against_the_real_server(
+    live_server: RunningServer, world: World, conn: psycopg.Connection
+) -> None:
+    tickets = seed_tickets(conn, world, EXTRA_TICKETS)
     out = npm(
         "test",
         "--",
@@ -55,10 +76,13 @@ def test_vitest_against_the_real_server(live_server: RunningServer, world: World
             "THREADCAST_STRANGER_TOKEN": live_server.token(world.stranger),
             "THREADCAST_TICKET": str(world.ticket),
             "THREADCAST_THREAD": str(world.thread),
+            "THREADCAST_TICKETS": ",".join(map(str, tickets)),
+            "THREADCAST_OTHER_TICKET": str(world.other_ticket),
         },
     )
     for suite in (
         "client.test.ts",
+        "stream.test.ts",
         "react-query/hooks.test.tsx",
         "react-query/cache.test.ts",
         "react-query/persist.test.ts",

@@ -80,6 +80,9 @@ export function refusedChannels(body: ErrorBody, names: string[], accepted: Read
   const named = (body as { channel?: unknown }).channel;
   if (typeof named === "string" && names.includes(named)) return [named];
   if (body.error === "too_many_channels") {
+    // "... 101 > 100": the channels past the cap leave, newest first; the others go on.
+    const cap = Number(/>\s*(\d+)/.exec(body.message)?.[1]);
+    if (Number.isInteger(cap) && cap > 0 && cap < names.length) return names.slice(cap);
     const added = names.filter((n) => !accepted.has(n));
     return added.length ? added : names;
   }
@@ -87,10 +90,22 @@ export function refusedChannels(body: ErrorBody, names: string[], accepted: Read
   return quoted.length ? quoted : names;
 }
 
-/** The URL query and Last-Event-ID of a connection with these starts (see the module doc). */
+/** The server's default cap on a query string (THREADCAST_MAX_QUERY_BYTES), with room to spare. */
+export const MAX_QUERY_BYTES = 8000;
+
+// `:` and `,` need no escaping in a query: channel names and bindings stay readable and short.
+const encode = (text: string): string => encodeURIComponent(text).replace(/%3A/gi, ":").replace(/%2C/gi, ",");
+
+/**
+ * The URL query and Last-Event-ID of a connection with these starts (see the module doc). The
+ * query stays under `maxBytes`: past it, channels lose their `on.` bindings (the server then
+ * sends all of the channel's events, and each channel's own bindings filter them here), then
+ * the `from.` starts give way to the earliest start as Last-Event-ID (a longer replay, whose
+ * repeats each channel drops by its position).
+ */
 export function streamRequest(
-  wanted: StreamWant[], starts: ReadonlyMap<string, string | undefined>,
-): { query: URLSearchParams; lastEventId: string | undefined } {
+  wanted: StreamWant[], starts: ReadonlyMap<string, string | undefined>, maxBytes = MAX_QUERY_BYTES,
+): { query: string; lastEventId: string | undefined; unfiltered: Set<string> } {
   const counts = new Map<string, number>();
   for (const start of starts.values()) if (start !== undefined) counts.set(start, (counts.get(start) ?? 0) + 1);
   let lastEventId: string | undefined;
@@ -101,14 +116,34 @@ export function streamRequest(
       most = n;
     }
   }
-  const query = new URLSearchParams();
-  for (const { name } of wanted) query.append("channel", name);
-  for (const { name, specs } of wanted) for (const spec of specs) query.append(`on.${name}`, spec);
+  const parts = wanted.map(({ name }) => `channel=${encode(name)}`);
+  let used = parts.join("&").length;
+  const froms: string[] = [];
   for (const { name } of wanted) {
     const start = starts.get(name);
-    if (start !== undefined && start !== lastEventId) query.append(`from.${name}`, start);
+    if (start !== undefined && start !== lastEventId) froms.push(`from.${encode(name)}=${start}`);
   }
-  return { query, lastEventId };
+  const fromBytes = froms.reduce((n, f) => n + f.length + 1, 0);
+  if (used + fromBytes <= maxBytes) {
+    parts.push(...froms);
+    used += fromBytes;
+  } else {
+    let earliest: string | undefined;
+    for (const start of starts.values()) earliest = earlierPosition(earliest, start);
+    lastEventId = earliest;
+  }
+  const unfiltered = new Set<string>();
+  for (const { name, specs } of wanted) {
+    const ons = specs.map((spec) => `on.${encode(name)}=${encode(spec)}`);
+    const bytes = ons.reduce((n, o) => n + o.length + 1, 0);
+    if (used + bytes > maxBytes) {
+      unfiltered.add(name); // all of its events; its channels filter them
+      continue;
+    }
+    parts.push(...ons);
+    used += bytes;
+  }
+  return { query: parts.join("&"), lastEventId, unfiltered };
 }
 
 export class Stream {
@@ -122,7 +157,8 @@ export class Stream {
   live = false;
   wakeUp: (() => void) | undefined;
   private positions = new Map<string, string | undefined>();
-  private carried = new Map<string, ReadonlySet<string>>();
+  /** The names on the current connection, with their bindings ("all": none were sent). */
+  private carried = new Map<string, ReadonlySet<string> | "all">();
   private accepted: ReadonlySet<string> = new Set();
   private abort: AbortController | undefined;
   private replacing = false;
@@ -152,7 +188,7 @@ export class Stream {
    */
   carries(name: string, specs: string[]): { generation: string; position: string | undefined } | undefined {
     const carried = this.carried.get(name);
-    if (!this.abort || !carried || !specs.every((s) => carried.has(s))) return undefined;
+    if (!this.abort || !carried || (carried !== "all" && !specs.every((s) => carried.has(s)))) return undefined;
     return { generation: this.generation, position: this.positions.get(name) };
   }
 
@@ -161,7 +197,8 @@ export class Stream {
     if (wanted.length !== this.carried.size) return true;
     return wanted.some(({ name, specs, pending }) => {
       const carried = this.carried.get(name);
-      return pending || !carried || carried.size !== specs.length || !specs.every((s) => carried.has(s));
+      if (pending || !carried) return true;
+      return carried !== "all" && (carried.size !== specs.length || !specs.every((s) => carried.has(s)));
     });
   }
 
@@ -255,11 +292,11 @@ export class Stream {
     this.generation = `${this.id}/${this.connections}`;
     const generation = this.generation;
     const starts = this.starts(wanted);
-    const { query, lastEventId } = streamRequest(wanted, starts);
+    const { query, lastEventId, unfiltered } = streamRequest(wanted, starts);
     // A channel with no start of its own starts at Last-Event-ID, as the server reads it.
     for (const [name, start] of starts) if (start === undefined && lastEventId) starts.set(name, lastEventId);
     this.positions = starts;
-    this.carried = new Map(wanted.map((w) => [w.name, new Set(w.specs)]));
+    this.carried = new Map(wanted.map((w) => [w.name, unfiltered.has(w.name) ? "all" : new Set(w.specs)]));
     this.sink.connecting(generation);
     let timedOut = false;
     let idle: ReturnType<typeof setTimeout> | undefined;
