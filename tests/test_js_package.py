@@ -10,13 +10,11 @@ import re
 import subprocess
 from pathlib import Path
 
-import uuid
-
 import psycopg
 import pytest
 
 from tests.servers import RunningServer
-from tests.support import World
+from tests.support import World, seed_tickets
 
 ROOT = Path(__file__).resolve().parents[1]
 # CI may set FORCE_COLOR: vitest then paints its lines, whatever NO_COLOR says.
@@ -49,17 +47,6 @@ def test_the_package_type_checks_under_strict() -> None:
 
 # src/stream.test.ts puts many channels on one stream: up to one past the server's cap (100).
 EXTRA_TICKETS = 101
-
-
-def seed_tickets(conn: psycopg.Connection, world: World, count: int) -> list[uuid.UUID]:
-    """`count` more tickets of the world's customer in org A, which its agent may follow."""
-    ids = [uuid.UUID(int=0x8000_0000 + n) for n in range(count)]
-    with conn.cursor() as cur:
-        cur.executemany(
-            "insert into tickets (id, org_id, requester_id, subject) values (%s, %s, %s, %s)",
-            [(t, world.org_a, world.customer, f"stream test {n}") for n, t in enumerate(ids)],
-        )
-    return ids
 
 
 def test_vitest_against_the_real_server(
