@@ -168,9 +168,14 @@ export class Stream {
 
   constructor(private readonly host: StreamHost, private readonly sink: StreamSink) {}
 
-  /** The set of channels changed: reconnect with the new one, at most once per debounce. */
-  changed(): void {
+  /**
+   * The set of channels changed: reconnect with the new one, at most once per debounce. A
+   * stream not running starts at the end of this task (the channels subscribed together in it
+   * share the first connection), or after `delayMs`.
+   */
+  changed(delayMs = this.running ? CHANGE_DEBOUNCE_MS : 0): void {
     if (this.closed) return;
+    if (this.debounce && !this.running && delayMs === 0) return; // a start is coming
     clearTimeout(this.debounce);
     this.debounce = setTimeout(() => {
       this.debounce = undefined;
@@ -179,7 +184,7 @@ export class Stream {
         this.replacing = true;
         this.abort.abort();
       }
-    }, CHANGE_DEBOUNCE_MS);
+    }, delayMs);
   }
 
   /**

@@ -19,7 +19,7 @@ import { ChannelSet } from "./channels.js";
 import { HTTPError, errorFor } from "./errors.js";
 import { randomId } from "./ids.js";
 import { earlierPosition } from "./positions.js";
-import { Stream, type StreamHost, type StreamSink, type StreamWant } from "./stream.js";
+import { CHANGE_DEBOUNCE_MS, Stream, type StreamHost, type StreamSink, type StreamWant } from "./stream.js";
 import type { ErrorBody, SystemEvent } from "./types.js";
 
 type Status = "CHANNEL_ERROR" | "TIMED_OUT" | null;
@@ -114,11 +114,21 @@ export class TabShare {
     this.bus = new BroadcastChannel(`threadcast:${key}`);
     this.bus.onmessage = (event: MessageEvent<Message>) => this.receive(event.data);
     this.report();
-    void locks.request(`threadcast-leader:${key}`, { signal: this.stop.signal }, () => {
-      if (this.closed) return undefined;
-      this.lead();
+    const leader = `threadcast-leader:${key}`;
+    const hold = (takeover: boolean) => (lock: Lock | null) => {
+      if (this.closed || !lock) return undefined;
+      this.lead(takeover);
       return new Promise<void>((release) => (this.releaseLeadership = release));
-    }).catch(() => {}); // aborted by close()
+    };
+    // Free at once: no tab had a stream (every other tab would be waiting in the lock's
+    // queue), so it starts now. Else queue: granted when the holder goes, to take over.
+    let first = false;
+    await locks.request(leader, { ifAvailable: true, signal: this.stop.signal }, (lock) => {
+      first = lock !== null;
+      return hold(false)(lock);
+    }).catch(() => {});
+    if (first || this.closed) return;
+    void locks.request(leader, { signal: this.stop.signal }, hold(true)).catch(() => {}); // aborted by close()
   }
 
   // The client's side ---------------------------------------------------------------------
@@ -222,7 +232,8 @@ export class TabShare {
 
   // As the leader -----------------------------------------------------------------------------
 
-  private lead(): void {
+  /** Hold the stream; `takeover`: another tab held it, so wait a moment for every tab's set. */
+  private lead(takeover: boolean): void {
     this.leading = true;
     this.generation = undefined;
     const tabs = this;
@@ -270,7 +281,7 @@ export class TabShare {
     };
     this.stream = new Stream(streamHost, sink);
     this.post({ t: "hello", tab: this.tab });
-    this.stream.changed();
+    this.stream.changed(takeover ? CHANGE_DEBOUNCE_MS : 0);
   }
 
   /** Every tab's set merged: each name once, the union of bindings, the earliest start of its

@@ -3305,10 +3305,16 @@ class Stream {
         this.host = host;
         this.sink = sink;
     }
-    /** The set of channels changed: reconnect with the new one, at most once per debounce. */
-    changed() {
+    /**
+     * The set of channels changed: reconnect with the new one, at most once per debounce. A
+     * stream not running starts at the end of this task (the channels subscribed together in it
+     * share the first connection), or after `delayMs`.
+     */
+    changed(delayMs = this.running ? CHANGE_DEBOUNCE_MS : 0) {
         if (this.closed)
             return;
+        if (this.debounce && !this.running && delayMs === 0)
+            return; // a start is coming
         clearTimeout(this.debounce);
         this.debounce = setTimeout(() => {
             this.debounce = undefined;
@@ -3318,7 +3324,7 @@ class Stream {
                 this.replacing = true;
                 this.abort.abort();
             }
-        }, CHANGE_DEBOUNCE_MS);
+        }, delayMs);
     }
     /**
      * Whether a channel of `name` with `specs` can join the current connection as it is: it
@@ -3641,12 +3647,23 @@ class TabShare {
         this.bus = new BroadcastChannel(`threadcast:${key}`);
         this.bus.onmessage = (event) => this.receive(event.data);
         this.report();
-        void locks.request(`threadcast-leader:${key}`, { signal: this.stop.signal }, () => {
-            if (this.closed)
+        const leader = `threadcast-leader:${key}`;
+        const hold = (takeover) => (lock) => {
+            if (this.closed || !lock)
                 return undefined;
-            this.lead();
+            this.lead(takeover);
             return new Promise((release) => (this.releaseLeadership = release));
-        }).catch(() => { }); // aborted by close()
+        };
+        // Free at once: no tab had a stream (every other tab would be waiting in the lock's
+        // queue), so it starts now. Else queue: granted when the holder goes, to take over.
+        let first = false;
+        await locks.request(leader, { ifAvailable: true, signal: this.stop.signal }, (lock) => {
+            first = lock !== null;
+            return hold(false)(lock);
+        }).catch(() => { });
+        if (first || this.closed)
+            return;
+        void locks.request(leader, { signal: this.stop.signal }, hold(true)).catch(() => { }); // aborted by close()
     }
     // The client's side ---------------------------------------------------------------------
     attach(channel) {
@@ -3751,7 +3768,8 @@ class TabShare {
         }
     }
     // As the leader -----------------------------------------------------------------------------
-    lead() {
+    /** Hold the stream; `takeover`: another tab held it, so wait a moment for every tab's set. */
+    lead(takeover) {
         this.leading = true;
         this.generation = undefined;
         const tabs = this;
@@ -3800,7 +3818,7 @@ class TabShare {
         };
         this.stream = new Stream(streamHost, sink);
         this.post({ t: "hello", tab: this.tab });
-        this.stream.changed();
+        this.stream.changed(takeover ? CHANGE_DEBOUNCE_MS : 0);
     }
     /** Every tab's set merged: each name once, the union of bindings, the earliest start of its
      * channels not on the current connection. */
