@@ -196,7 +196,9 @@ export class Channel {
 
   private dispatch(type: string, payload: unknown): void {
     const interval = this.host.throttleMs;
-    if (!(interval > 0)) {
+    // A system event with nothing waiting goes at once: a `subscribed` must not open a
+    // throttle window that cuts the first burst after it in two.
+    if (!(interval > 0) || (type === "system" && !this.pending.length)) {
       this.deliver(type, payload);
       return;
     }

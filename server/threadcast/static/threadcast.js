@@ -2772,7 +2772,9 @@ class Channel {
     }
     dispatch(type, payload) {
         const interval = this.host.throttleMs;
-        if (!(interval > 0)) {
+        // A system event with nothing waiting goes at once: a `subscribed` must not open a
+        // throttle window that cuts the first burst after it in two.
+        if (!(interval > 0) || (type === "system" && !this.pending.length)) {
             this.deliver(type, payload);
             return;
         }
