@@ -162,3 +162,14 @@ def caller_after(conn: psycopg.Connection, statement: str, params: tuple) -> tup
         row = conn.execute("select current_user, current_setting('request.jwt.claims')").fetchone()
     assert row is not None
     return row[0], row[1]
+
+
+def seed_tickets(conn: psycopg.Connection, world: World, count: int) -> list[uuid.UUID]:
+    """`count` more tickets of the world's customer in org A, which its agent may follow."""
+    ids = [uuid.UUID(int=0x8000_0000 + n) for n in range(count)]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into tickets (id, org_id, requester_id, subject) values (%s, %s, %s, %s)",
+            [(t, world.org_a, world.customer, f"more tickets {n}") for n, t in enumerate(ids)],
+        )
+    return ids

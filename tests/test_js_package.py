@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.servers import RunningServer
-from tests.support import World
+from tests.support import World, seed_tickets
 
 ROOT = Path(__file__).resolve().parents[1]
 # CI may set FORCE_COLOR: vitest then paints its lines, whatever NO_COLOR says.
@@ -77,9 +77,14 @@ def inbox_writer(database_url: str, world: World) -> Iterator[None]:
         writer.join(5)
 
 
+# src/stream.test.ts puts many channels on one stream: up to one past the server's cap (100).
+EXTRA_TICKETS = 101
+
+
 def test_vitest_against_the_real_server(
-    live_server: RunningServer, world: World, database_url: str
+    live_server: RunningServer, world: World, database_url: str, conn: psycopg.Connection
 ) -> None:
+    tickets = seed_tickets(conn, world, EXTRA_TICKETS)
     with inbox_writer(database_url, world):
         out = npm(
             "test",
@@ -93,10 +98,13 @@ def test_vitest_against_the_real_server(
                 "THREADCAST_ORG": str(world.org_a),
                 "THREADCAST_TICKET": str(world.ticket),
                 "THREADCAST_THREAD": str(world.thread),
+                "THREADCAST_TICKETS": ",".join(map(str, tickets)),
+                "THREADCAST_OTHER_TICKET": str(world.other_ticket),
             },
         )
     for suite in (
         "client.test.ts",
+        "stream.test.ts",
         "react-query/hooks.test.tsx",
         "react-query/tickets.test.tsx",
         "react-query/inbox.test.ts",

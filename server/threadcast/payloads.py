@@ -134,6 +134,7 @@ class SystemEvent(BaseModel):
     message: str
     reason: str | None = None
     channel: str | None = None
+    channels: list[str] | None = None  # /v1/stream's `subscribed`: the channels now live
     bindings: int | None = None
 
 

@@ -1,7 +1,12 @@
-// The client: channels, REST, the connection state, pausing while hidden, token renewal.
-import { Channel, type ChannelHost } from "./channel.js";
+// The client: channels, REST, the connection state, pausing while hidden, token renewal. Its
+// channels share one stream (stream.ts), which the tabs of a browser share (tabs.ts).
+import { Channel, type ChannelHost, type ChannelOptions } from "./channel.js";
+import { ChannelSet } from "./channels.js";
 import { WriteQueue } from "./queue.js";
 import { type Request, type RestApi, perform, restApi } from "./rest.js";
+import { Stream, type StreamHost, type StreamSink, type StreamWant } from "./stream.js";
+import { TabShare, canShareTabs } from "./tabs.js";
+import type { SystemEvent } from "./types.js";
 
 const DEFAULTS = {
   throttleMs: 0, // deliver callbacks at once; > 0: in batches, at most once per interval
@@ -34,6 +39,13 @@ export interface ClientOptions {
    * retries and persists mutations (threadcast/react-query refuses a client with the queue).
    */
   offlineQueue?: boolean;
+  /**
+   * Share one stream between the tabs of this origin that use this server as the same user
+   * (default true): one tab holds it (Web Locks), the others get their channels' events from
+   * it (BroadcastChannel), and another takes over when it closes. Off where the browser has
+   * neither (and in node).
+   */
+  shareAcrossTabs?: boolean;
   onConnectionState?: (state: ConnectionState) => void;
   /** An event that broke its schema (skipped) and similar; default console.error. */
   onError?: (error: Error) => void;
@@ -41,7 +53,66 @@ export interface ClientOptions {
 
 const isOffline = (): boolean => globalThis.navigator?.onLine === false;
 
-export class ThreadcastClient implements ChannelHost {
+/** Where the client's channels go: one stream of its own, or the tabs' shared one. */
+export interface Transport {
+  readonly channels: ChannelSet;
+  attach(channel: Channel): void;
+  detach(channel: Channel): void;
+  /** The page is paused (or resumes: wake() follows). */
+  pausedChanged(): void;
+  close(): void;
+}
+
+/** The client's own stream, for its channels alone. */
+export class OwnStream implements Transport, StreamSink {
+  readonly channels = new ChannelSet();
+  readonly stream: Stream;
+
+  constructor(host: StreamHost) {
+    this.stream = new Stream(host, this);
+  }
+
+  attach(channel: Channel): void {
+    const join = (name: string, specs: string[]) => {
+      const carried = this.stream.carries(name, specs);
+      return carried && { ...carried, live: this.stream.isLive(name) };
+    };
+    if (this.channels.add(channel, join)) this.stream.changed();
+  }
+
+  detach(channel: Channel): void {
+    if (this.channels.remove(channel)) this.stream.changed();
+  }
+
+  pausedChanged(): void {
+    this.stream.interrupt();
+  }
+
+  close(): void {
+    this.stream.close();
+  }
+
+  wanted(): StreamWant[] {
+    return this.channels.wanted(this.stream.generation || undefined);
+  }
+  connecting(generation: string): void {
+    this.channels.connecting(generation);
+  }
+  frame(generation: string, event: string, channel: string | undefined, payload: unknown, id: string | undefined): void {
+    this.channels.frame(generation, event, channel, payload, id);
+  }
+  live(generation: string, names: string[], event: SystemEvent, id: string | undefined): void {
+    this.channels.live(generation, names, event, id);
+  }
+  down(status: "CHANNEL_ERROR" | "TIMED_OUT" | null, error?: Error): void {
+    this.channels.down(status, error);
+  }
+  refused(names: string[], error: Error): void {
+    this.channels.refused(names, error);
+  }
+}
+
+export class ThreadcastClient implements ChannelHost, StreamHost {
   readonly baseUrl: string;
   readonly rest: RestApi;
   readonly offlineQueue: boolean;
@@ -51,7 +122,8 @@ export class ThreadcastClient implements ChannelHost {
   fetch: typeof fetch;
   private token: TokenSource;
   private readonly options: typeof DEFAULTS & ClientOptions;
-  private readonly channels = new Set<Channel>();
+  /** The stream its channels use: its own, or the one its tabs share. */
+  readonly transport: Transport;
   private readonly sleepers = new Set<() => void>();
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly queue: WriteQueue;
@@ -76,6 +148,8 @@ export class ThreadcastClient implements ChannelHost {
     if (globalThis.document) {
       this.listen(globalThis.document, "visibilitychange", () => this.visibilityChanged());
     }
+    const share = options.shareAcrossTabs !== false && canShareTabs();
+    this.transport = share ? new TabShare(this) : new OwnStream(this);
     this.state = this.currentState();
   }
 
@@ -96,8 +170,9 @@ export class ThreadcastClient implements ChannelHost {
     return this.queue.length;
   }
 
-  channel(name: `ticket-threads:${string}` | string): Channel {
-    return new Channel(this, name);
+  /** A channel on the client's one stream; `from`: start after this REST read's position. */
+  channel(name: `ticket-threads:${string}` | string, options: ChannelOptions = {}): Channel {
+    return new Channel(this, name, options);
   }
 
   /** Use a new token from now on; channels waiting for one resume from where they were. */
@@ -119,7 +194,8 @@ export class ThreadcastClient implements ChannelHost {
 
   /** Unsubscribe every channel and stop listening to the page; queued writes are rejected. */
   close(): void {
-    for (const channel of [...this.channels]) channel.unsubscribe();
+    for (const channel of this.transport.channels.all()) channel.unsubscribe();
+    this.transport.close();
     for (const [target, type, handler] of this.listeners) target.removeEventListener(type, handler);
     this.listeners = [];
     clearTimeout(this.hiddenTimer);
@@ -129,12 +205,12 @@ export class ThreadcastClient implements ChannelHost {
   // ChannelHost --------------------------------------------------------------------------
 
   attach(channel: Channel): void {
-    this.channels.add(channel);
+    this.transport.attach(channel);
     this.changed();
   }
 
   detach(channel: Channel): void {
-    this.channels.delete(channel);
+    this.transport.detach(channel);
     this.changed();
   }
 
@@ -150,7 +226,7 @@ export class ThreadcastClient implements ChannelHost {
   private currentState(): ConnectionState {
     if (this.paused) return "paused";
     if (isOffline()) return "offline";
-    return [...this.channels].every((c) => c.live) ? "live" : "reconnecting";
+    return this.transport.channels.all().every((c) => c.live) ? "live" : "reconnecting";
   }
 
   changed(): void {
@@ -218,7 +294,7 @@ export class ThreadcastClient implements ChannelHost {
       if (limit === null || limit === undefined || this.hiddenTimer) return;
       this.hiddenTimer = setTimeout(() => {
         this.paused = true;
-        for (const channel of this.channels) channel.interrupt();
+        this.transport.pausedChanged();
         this.changed();
       }, limit);
       return;
@@ -227,6 +303,7 @@ export class ThreadcastClient implements ChannelHost {
     this.hiddenTimer = undefined;
     if (!this.paused) return;
     this.paused = false;
+    this.transport.pausedChanged();
     this.changed();
     this.wake();
   }

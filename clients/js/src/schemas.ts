@@ -89,6 +89,8 @@ export const SystemEvent = z.object({
   message: z.string(),
   reason: z.nullish(z.string()),
   channel: z.nullish(z.string()),
+  /** The multi-channel stream's `subscribed`: the channels it is live for. */
+  channels: z.nullish(z.array(z.string())),
   bindings: z.nullish(z.int()),
 });
 

@@ -86,6 +86,7 @@ export interface SystemEvent {
   message: string;
   reason?: string | null;
   channel?: string | null;
+  channels?: string[] | null;
   bindings?: number | null;
 }
 

@@ -73,6 +73,7 @@ interface SystemEvent {
     message: string;
     reason?: string | null;
     channel?: string | null;
+    channels?: string[] | null;
     bindings?: number | null;
 }
 interface AIState {
@@ -163,15 +164,88 @@ interface PostgresChangesFilter<Table extends string = string> {
     /** Supabase syntax: column=op.value, op one of eq neq lt lte gt gte in (in.(a,b)). */
     filter?: string;
 }
+interface ChannelOptions {
+    /**
+     * Start after this log position (a REST read's `position`): the channel receives every
+     * event of the channel committed after it, none at or before it. Without it the channel
+     * starts live (or, on a stream already open, from where the stream is).
+     */
+    from?: string;
+}
 /** The row type of `table`: typed for the ticket tables, a plain record for any other. */
 type RowOf<Table extends string> = Table extends keyof Tables ? Tables[Table] : AnyRow;
-/** What a channel needs of its client. */
+/** What a channel needs of its client: the set of channels it joins and leaves. */
 interface ChannelHost {
+    readonly throttleMs: number;
+    attach(channel: Channel): void;
+    detach(channel: Channel): void;
+    changed(): void;
+}
+declare class Channel {
+    private readonly host;
+    readonly name: string;
+    status: ChannelStatus | undefined;
+    /** Every event of the channel up to here has been delivered (or was before `from`). */
+    position: string | undefined;
+    /** The stream says this channel is live. */
+    live: boolean;
+    /** @internal */ revision: number;
+    /** @internal */ includedIn: string | undefined;
+    /** @internal */ coveredBy: string | undefined;
+    private bindings;
+    private closed;
+    private pending;
+    private flushTimer;
+    private statusCallback;
+    constructor(host: ChannelHost, name: string, options?: ChannelOptions);
+    on<Table extends string>(type: "postgres_changes", filter: PostgresChangesFilter<Table>, callback: (payload: PostgresChangesPayload<RowOf<Table>>) => void): this;
+    on(type: "ai_status", callback: (payload: AIProcessingPayload) => void): this;
+    on(type: "system", callback: (payload: SystemEvent) => void): this;
+    /** The server-side subscriptions: one `on` parameter per binding. */
+    specs(): string[];
+    get subscribed(): boolean;
+    /**
+     * Join the client's stream. SUBSCRIBED each time the stream is live (again) for this
+     * channel; CHANNEL_ERROR when it breaks (the stream retries by itself, unless the server
+     * refused the channel (400/403/404), or the token expired or was refused: then it waits for
+     * setToken()); TIMED_OUT when the server did not answer in time (it retries); CLOSED on
+     * unsubscribe().
+     */
+    subscribe(statusCallback?: (status: ChannelStatus, error?: Error) => void): this;
+    unsubscribe(): void;
+    /** @internal The server refused the channel: retrying cannot help. */
+    refuse(error: Error): void;
+    /** @internal The stream is live for this channel (again): SUBSCRIBED, once per outage. */
+    goLive(event: SystemEvent): void;
+    /** @internal The stream broke; it retries (status null: quietly, the page is paused). */
+    goDown(status: "CHANNEL_ERROR" | "TIMED_OUT" | null, error?: Error): void;
+    /** @internal One event of this channel's name, validated. Dropped if not after `position`
+     * (a replay the channel already has: after a handover between tabs, or before `from`). */
+    receive(event: string, payload: unknown, id: string | undefined): void;
+    /** @internal Every event of the channel up to `position` has been delivered. */
+    advance(position: string | undefined): void;
+    private stop;
+    private setStatus;
+    private setLive;
+    private dispatch;
+    private deliver;
+}
+
+/** A channel the stream should carry: its bindings, and where to start if it is new here (or
+ * earlier than the stream has it: a channel joining with an older REST snapshot). */
+interface StreamWant {
+    name: string;
+    specs: string[];
+    from?: string | undefined;
+    /** Some of its channels are not on the current connection yet: reconnect for them. */
+    pending?: boolean;
+}
+/** What the stream needs of its client. */
+interface StreamHost {
     readonly baseUrl: string;
     readonly paused: boolean;
     readonly tokenEpoch: number;
     readonly tokenIsFunction: boolean;
-    readonly throttleMs: number;
     readonly subscribeTimeoutMs: number;
     readonly idleTimeoutMs: number;
     fetch: typeof fetch;
@@ -179,53 +253,39 @@ interface ChannelHost {
     sleep(ms: number, owner: {
         wakeUp?: () => void;
     }): Promise<void>;
-    attach(channel: Channel): void;
-    detach(channel: Channel): void;
-    changed(): void;
-    subscribed(): void;
     reportError(error: Error): void;
+    subscribed(): void;
 }
-declare class Channel {
-    private readonly host;
-    readonly name: string;
-    status: ChannelStatus | undefined;
-    /** The server said `subscribed` on the current stream. */
+
+/** How a channel can join the connection that runs now, if it can. */
+type Joiner = (name: string, specs: string[]) => {
+    generation: string;
+    position: string | undefined;
     live: boolean;
-    lastEventId: string | undefined;
-    wakeUp: (() => void) | undefined;
-    private bindings;
-    private closed;
-    private abort;
-    private runs;
-    private pending;
-    private flushTimer;
-    private statusCallback;
-    constructor(host: ChannelHost, name: string);
-    on<Table extends string>(type: "postgres_changes", filter: PostgresChangesFilter<Table>, callback: (payload: PostgresChangesPayload<RowOf<Table>>) => void): this;
-    on(type: "ai_status", callback: (payload: AIProcessingPayload) => void): this;
-    on(type: "system", callback: (payload: SystemEvent) => void): this;
-    /** The server-side subscriptions: one `on` parameter per binding. */
-    specs(): string[];
+} | undefined;
+declare class ChannelSet {
+    /** Bumped on every join and leave; a connection carries the set as of one revision. */
+    revision: number;
+    private readonly byName;
+    private current;
+    all(): Channel[];
+    get size(): number;
+    /** Add `channel`; true when the stream must reconnect to carry it. */
+    add(channel: Channel, join?: Joiner): boolean;
+    /** Remove `channel`; true when its name left the set (the stream may drop it). */
+    remove(channel: Channel): boolean;
     /**
-     * Connect and stay connected. SUBSCRIBED each time the stream is live (again);
-     * CHANNEL_ERROR when it breaks (it retries by itself, unless the error is a 400/403/404, or
-     * the token expired or was refused: then it waits for setToken()); TIMED_OUT when the
-     * server did not answer in time (it retries); CLOSED on unsubscribe().
+     * Each name once: the union of its channels' bindings, and `from`: the earliest position of
+     * its channels not on `generation` (all of them when the stream is new: a handover).
      */
-    subscribe(statusCallback?: (status: ChannelStatus, error?: Error) => void): this;
-    unsubscribe(): void;
-    /** Close the current stream (the page is hidden); run() waits, then resumes. */
-    interrupt(): void;
-    private setStatus;
-    private setLive;
-    /** Connect, read, and reconnect until unsubscribed or a retry cannot help. */
-    private run;
-    /** One stream, start to end. Resolves to what happened; never rejects. */
-    private connect;
-    /** One parsed frame; returns an outcome when the stream should end here. */
-    private handle;
-    private dispatch;
-    private deliver;
+    wanted(generation: string | undefined): StreamWant[];
+    /** Connection `generation` carries the set as of `revision` (this tab's own, by default). */
+    connecting(generation: string, revision?: number): void;
+    frame(generation: string, event: string, name: string | undefined, payload: unknown, id: string | undefined): void;
+    live(generation: string, names: string[], event: SystemEvent, id: string | undefined): void;
+    down(status: "CHANNEL_ERROR" | "TIMED_OUT" | null, error?: Error): void;
+    /** The server refused these names: their channels fail (and leave the set). */
+    refused(names: string[], error: Error): void;
 }
 
 interface RequestOptions {
@@ -279,11 +339,27 @@ interface ClientOptions {
      * retries and persists mutations (threadcast/react-query refuses a client with the queue).
      */
     offlineQueue?: boolean;
+    /**
+     * Share one stream between the tabs of this origin that use this server as the same user
+     * (default true): one tab holds it (Web Locks), the others get their channels' events from
+     * it (BroadcastChannel), and another takes over when it closes. Off where the browser has
+     * neither (and in node).
+     */
+    shareAcrossTabs?: boolean;
     onConnectionState?: (state: ConnectionState) => void;
     /** An event that broke its schema (skipped) and similar; default console.error. */
     onError?: (error: Error) => void;
 }
-declare class ThreadcastClient implements ChannelHost {
+/** Where the client's channels go: one stream of its own, or the tabs' shared one. */
+interface Transport {
+    readonly channels: ChannelSet;
+    attach(channel: Channel): void;
+    detach(channel: Channel): void;
+    /** The page is paused (or resumes: wake() follows). */
+    pausedChanged(): void;
+    close(): void;
+}
+declare class ThreadcastClient implements ChannelHost, StreamHost {
     readonly baseUrl: string;
     readonly rest: RestApi;
     readonly offlineQueue: boolean;
@@ -293,7 +369,8 @@ declare class ThreadcastClient implements ChannelHost {
     fetch: typeof fetch;
     private token;
     private readonly options;
-    private readonly channels;
+    /** The stream its channels use: its own, or the one its tabs share. */
+    readonly transport: Transport;
     private readonly sleepers;
     private readonly stateListeners;
     private readonly queue;
@@ -306,7 +383,8 @@ declare class ThreadcastClient implements ChannelHost {
     get idleTimeoutMs(): number;
     /** Writes waiting in the offline queue. */
     get pendingWrites(): number;
-    channel(name: `ticket-threads:${string}` | string): Channel;
+    /** A channel on the client's one stream; `from`: start after this REST read's position. */
+    channel(name: `ticket-threads:${string}` | string, options?: ChannelOptions): Channel;
     /** Use a new token from now on; channels waiting for one resume from where they were. */
     setToken(token: TokenSource): void;
     currentToken(): Promise<string>;
@@ -334,6 +412,10 @@ declare class ThreadcastClient implements ChannelHost {
     private visibilityChanged;
 }
 declare function createClient(baseUrl: string, options: ClientOptions): ThreadcastClient;
+
+declare function isPosition(value: unknown): value is string;
+/** Negative, zero or positive as `a` is before, at or after `b` (both valid positions). */
+declare function comparePositions(a: string, b: string): number;
 
 /** Any non-2xx answer; `body` is the server's {"error", "message", ...}. */
 declare class HTTPError extends Error {
@@ -415,5 +497,5 @@ declare function matchesFilter(filter: string | undefined, row: object | null): 
 /** A random (version 4) uuid. crypto.randomUUID needs a secure context; getRandomValues not. */
 declare function randomId(): string;
 
-export { Channel, ConflictError, ForbiddenError, HTTPError, InvalidPayloadError, NotFoundError, RateLimitedError, SSEParser, ThreadcastClient, ValidationError, createClient, isRetryable, matchesFilter, randomId };
-export type { AIProcessingPayload, AIState, AIStatus, AnyRow, ChangeBase, ChannelStatus, ClientOptions, ConnectionState, CreateNote, CreateOptions, CreateThread, DeletePayload, EditNote, ErrorBody, EventType, InboxTicket, InsertPayload, NoteRealtimePayload, Position, PostgresChangesFilter, PostgresChangesPayload, Problem, RequestOptions, RestApi, RowOf, SSEFrame, SetAIStatus, SystemEvent, Tables, Thread, ThreadDetail, ThreadList, ThreadNote, ThreadRealtimePayload, ThreadStatus, ThreadWithNotes, Ticket, TicketList, TicketRealtimePayload, TicketStatus, TokenSource, UpdatePayload };
+export { Channel, ConflictError, ForbiddenError, HTTPError, InvalidPayloadError, NotFoundError, RateLimitedError, SSEParser, ThreadcastClient, ValidationError, comparePositions, createClient, isPosition, isRetryable, matchesFilter, randomId };
+export type { AIProcessingPayload, AIState, AIStatus, AnyRow, ChangeBase, ChannelOptions, ChannelStatus, ClientOptions, ConnectionState, CreateNote, CreateOptions, CreateThread, DeletePayload, EditNote, ErrorBody, EventType, InboxTicket, InsertPayload, NoteRealtimePayload, Position, PostgresChangesFilter, PostgresChangesPayload, Problem, RequestOptions, RestApi, RowOf, SSEFrame, SetAIStatus, SystemEvent, Tables, Thread, ThreadDetail, ThreadList, ThreadNote, ThreadRealtimePayload, ThreadStatus, ThreadWithNotes, Ticket, TicketList, TicketRealtimePayload, TicketStatus, TokenSource, UpdatePayload };

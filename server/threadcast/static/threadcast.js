@@ -1,90 +1,5 @@
 // threadcast.js: built from clients/js (npm run build:static); do not edit by hand.
 // import { createClient } from "/static/threadcast.js"; types in threadcast.d.ts.
-/** Any non-2xx answer; `body` is the server's {"error", "message", ...}. */
-class HTTPError extends Error {
-    status;
-    body;
-    constructor(status, body) {
-        super(body.message || `HTTP ${status}`);
-        this.name = "HTTPError";
-        this.status = status;
-        this.body = body;
-    }
-}
-/** 412: someone else changed the note first. `current` is their version (null if gone). */
-class ConflictError extends HTTPError {
-    current;
-    constructor(message, current, status = 412) {
-        super(status, { error: "version_conflict", message, current: current ?? null });
-        this.name = "ConflictError";
-        this.current = current ?? null;
-    }
-}
-/** 404: the row does not exist, or the caller may not see it. */
-class NotFoundError extends HTTPError {
-    constructor(body) {
-        super(404, body);
-        this.name = "NotFoundError";
-    }
-}
-/** 403: the caller may see it but not do this (or the Origin is not allowed). */
-class ForbiddenError extends HTTPError {
-    constructor(body) {
-        super(403, body);
-        this.name = "ForbiddenError";
-    }
-}
-/** 400/422: the server refused the request as malformed; `body.problems` says where. */
-class ValidationError extends HTTPError {
-    constructor(status, body) {
-        super(status, body);
-        this.name = "ValidationError";
-    }
-}
-/** 429 (or 503 with Retry-After): try again after `retryAfter` seconds. */
-class RateLimitedError extends HTTPError {
-    retryAfter;
-    constructor(status, body, retryAfter) {
-        super(status, body);
-        this.name = "RateLimitedError";
-        this.retryAfter = retryAfter;
-    }
-}
-/** An event or answer from the server that does not match its schema. */
-class InvalidPayloadError extends Error {
-    payload;
-    issues;
-    constructor(what, payload, issues) {
-        super(`threadcast: invalid ${what}: ${issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`);
-        this.name = "InvalidPayloadError";
-        this.payload = payload;
-        this.issues = issues;
-    }
-}
-/** The typed error for a non-2xx answer. */
-function errorFor(status, body, retryAfter) {
-    if (status === 412)
-        return new ConflictError(body.message, body.current ?? null);
-    if (status === 404)
-        return new NotFoundError(body);
-    if (status === 403)
-        return new ForbiddenError(body);
-    if (status === 400 || status === 422)
-        return new ValidationError(status, body);
-    if (status === 429 || (status === 503 && retryAfter !== null)) {
-        return new RateLimitedError(status, body, retryAfter);
-    }
-    return new HTTPError(status, body);
-}
-/** Whether a retry may succeed: network failures, 5xx and rate limits; never another 4xx. */
-function isRetryable(error) {
-    if (error instanceof RateLimitedError)
-        return true;
-    if (error instanceof HTTPError)
-        return error.status >= 500;
-    return !(error instanceof InvalidPayloadError);
-}
-
 /**
  * Whether a row matches a Supabase-style filter `column=op.value`. The server has already
  * filtered the stream; this routes each event to the callbacks whose binding it matches,
@@ -126,6 +41,47 @@ function matchesFilter(filter, row) {
         case "in": return raw.replace(/^\(|\)$/g, "").split(",").some((v) => compare(v.trim()) === 0);
     }
     return false;
+}
+
+// Log positions, `<tick>-<id>`: the SSE `id:` of every event and the `position` of REST reads.
+// The log's order is total, so positions compare as (tick, id) pairs of integers (up to 18
+// digits each: past Number's exact range, so they are compared as digit strings).
+const POSITION = /^([0-9]{1,18})-([0-9]{1,18})$/;
+function isPosition(value) {
+    return typeof value === "string" && POSITION.test(value);
+}
+function compareDigits(a, b) {
+    const x = a.replace(/^0+(?=.)/, "");
+    const y = b.replace(/^0+(?=.)/, "");
+    if (x.length !== y.length)
+        return x.length < y.length ? -1 : 1;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+/** Negative, zero or positive as `a` is before, at or after `b` (both valid positions). */
+function comparePositions(a, b) {
+    const [, ta = "", ia = ""] = POSITION.exec(a) ?? [];
+    const [, tb = "", ib = ""] = POSITION.exec(b) ?? [];
+    return compareDigits(ta, tb) || compareDigits(ia, ib);
+}
+/** The later of two positions; undefined counts as before everything. */
+function laterPosition(a, b) {
+    if (a === undefined)
+        return b;
+    if (b === undefined)
+        return a;
+    return comparePositions(a, b) >= 0 ? a : b;
+}
+/** The earlier of two positions; undefined counts as "none" (the other wins). */
+function earlierPosition(a, b) {
+    if (a === undefined)
+        return b;
+    if (b === undefined)
+        return a;
+    return comparePositions(a, b) <= 0 ? a : b;
+}
+/** `position` is strictly after `than` (an undefined `than`: anything is after it). */
+function isAfter(position, than) {
+    return than === undefined || comparePositions(position, than) > 0;
 }
 
 function getEnumValues(entries) {
@@ -2530,6 +2486,8 @@ const SystemEvent = object({
     message: string(),
     reason: nullish(string()),
     channel: nullish(string()),
+    /** The multi-channel stream's `subscribed`: the channels it is live for. */
+    channels: nullish(array(string())),
     bindings: nullish(int()),
 });
 const AIState = object({
@@ -2595,96 +2553,89 @@ function changesSchemaFor(table) {
     return AnyRealtimePayload;
 }
 
-/**
- * An incremental parser for text/event-stream, per the HTML standard: lines end in CRLF, LF or
- * CR; `:` starts a comment; `data` lines join with "\n"; `id` (without NUL) and `retry`
- * (digits only) are remembered; unknown fields are ignored; a blank line ends an event.
- * feed() takes decoded text in arbitrary pieces and returns the blocks it completed.
- */
-class SSEParser {
-    buffer = "";
-    started = false;
-    data = [];
-    event = "";
-    id;
-    retry;
-    block() {
-        this.data = [];
-        this.event = "";
-        this.id = undefined;
-        this.retry = undefined;
+/** Any non-2xx answer; `body` is the server's {"error", "message", ...}. */
+class HTTPError extends Error {
+    status;
+    body;
+    constructor(status, body) {
+        super(body.message || `HTTP ${status}`);
+        this.name = "HTTPError";
+        this.status = status;
+        this.body = body;
     }
-    feed(text) {
-        const out = [];
-        this.buffer += text;
-        if (!this.started && this.buffer.length) {
-            this.started = true;
-            if (this.buffer[0] === "\uFEFF")
-                this.buffer = this.buffer.slice(1); // one leading BOM
-        }
-        let pos = 0;
-        for (;;) {
-            const cr = this.buffer.indexOf("\r", pos);
-            const lf = this.buffer.indexOf("\n", pos);
-            const end = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
-            if (end < 0)
-                break;
-            let next = end + 1;
-            if (end === cr) {
-                // A CR as the last character may be the first half of a CRLF split across chunks:
-                // wait for the next chunk rather than read its LF as a second, blank line.
-                if (next === this.buffer.length)
-                    break;
-                if (this.buffer[next] === "\n")
-                    next += 1;
-            }
-            this.line(this.buffer.slice(pos, end), out);
-            pos = next;
-        }
-        this.buffer = this.buffer.slice(pos);
-        return out;
+}
+/** 412: someone else changed the note first. `current` is their version (null if gone). */
+class ConflictError extends HTTPError {
+    current;
+    constructor(message, current, status = 412) {
+        super(status, { error: "version_conflict", message, current: current ?? null });
+        this.name = "ConflictError";
+        this.current = current ?? null;
     }
-    /** The stream ended: a held-back CR still ends its line; an unfinished event is dropped. */
-    end() {
-        const out = [];
-        if (this.buffer.endsWith("\r"))
-            this.line(this.buffer.slice(0, -1), out);
-        this.buffer = "";
-        this.block();
-        return out;
+}
+/** 404: the row does not exist, or the caller may not see it. */
+class NotFoundError extends HTTPError {
+    constructor(body) {
+        super(404, body);
+        this.name = "NotFoundError";
     }
-    line(line, out) {
-        if (line === "") {
-            if (this.data.length || this.id !== undefined || this.retry !== undefined) {
-                const frame = {
-                    event: this.event || "message",
-                    data: this.data.length ? this.data.join("\n") : null,
-                };
-                if (this.id !== undefined)
-                    frame.id = this.id;
-                if (this.retry !== undefined)
-                    frame.retry = this.retry;
-                out.push(frame);
-            }
-            this.block();
-            return;
-        }
-        if (line[0] === ":")
-            return; // a comment: the server's heartbeat
-        const colon = line.indexOf(":");
-        const field = colon < 0 ? line : line.slice(0, colon);
-        let value = colon < 0 ? "" : line.slice(colon + 1);
-        if (value[0] === " ")
-            value = value.slice(1);
-        if (field === "data")
-            this.data.push(value);
-        else if (field === "event")
-            this.event = value;
-        else if (field === "id" && !value.includes("\0"))
-            this.id = value;
-        else if (field === "retry" && /^\d+$/.test(value))
-            this.retry = Number(value);
+}
+/** 403: the caller may see it but not do this (or the Origin is not allowed). */
+class ForbiddenError extends HTTPError {
+    constructor(body) {
+        super(403, body);
+        this.name = "ForbiddenError";
     }
+}
+/** 400/422: the server refused the request as malformed; `body.problems` says where. */
+class ValidationError extends HTTPError {
+    constructor(status, body) {
+        super(status, body);
+        this.name = "ValidationError";
+    }
+}
+/** 429 (or 503 with Retry-After): try again after `retryAfter` seconds. */
+class RateLimitedError extends HTTPError {
+    retryAfter;
+    constructor(status, body, retryAfter) {
+        super(status, body);
+        this.name = "RateLimitedError";
+        this.retryAfter = retryAfter;
+    }
+}
+/** An event or answer from the server that does not match its schema. */
+class InvalidPayloadError extends Error {
+    payload;
+    issues;
+    constructor(what, payload, issues) {
+        super(`threadcast: invalid ${what}: ${issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`);
+        this.name = "InvalidPayloadError";
+        this.payload = payload;
+        this.issues = issues;
+    }
+}
+/** The typed error for a non-2xx answer. */
+function errorFor(status, body, retryAfter) {
+    if (status === 412)
+        return new ConflictError(body.message, body.current ?? null);
+    if (status === 404)
+        return new NotFoundError(body);
+    if (status === 403)
+        return new ForbiddenError(body);
+    if (status === 400 || status === 422)
+        return new ValidationError(status, body);
+    if (status === 429 || (status === 503 && retryAfter !== null)) {
+        return new RateLimitedError(status, body, retryAfter);
+    }
+    return new HTTPError(status, body);
+}
+/** Whether a retry may succeed: network failures, 5xx and rate limits; never another 4xx. */
+function isRetryable(error) {
+    if (error instanceof RateLimitedError)
+        return true;
+    if (error instanceof HTTPError)
+        return error.status >= 500;
+    return !(error instanceof InvalidPayloadError);
 }
 
 /** `data` as `schema`'s output, or an InvalidPayloadError naming what was wrong. */
@@ -2699,25 +2650,30 @@ function parse(schema, data, what) {
     throw new InvalidPayloadError(what, data, issues);
 }
 
-const MAX_BACKOFF_MS$1 = 30000;
 class Channel {
     host;
     name;
     status;
-    /** The server said `subscribed` on the current stream. */
+    /** Every event of the channel up to here has been delivered (or was before `from`). */
+    position;
+    /** The stream says this channel is live. */
     live = false;
-    lastEventId;
-    wakeUp;
+    // Bookkeeping of the channel set (channels.ts): when it joined, on which connection.
+    /** @internal */ revision = 0;
+    /** @internal */ includedIn;
+    /** @internal */ coveredBy;
     bindings = [];
     closed = true;
-    abort;
-    runs = 0;
     pending = [];
     flushTimer;
     statusCallback;
-    constructor(host, name) {
+    constructor(host, name, options = {}) {
         this.host = host;
         this.name = name;
+        if (options.from !== undefined && !isPosition(options.from)) {
+            throw new TypeError(`threadcast: from must be a position <tick>-<id>, not ${JSON.stringify(options.from)}`);
+        }
+        this.position = options.from;
     }
     on(type, filterOrCallback, maybeCallback) {
         const callback = typeof filterOrCallback === "function" ? filterOrCallback : maybeCallback;
@@ -2737,11 +2693,15 @@ class Channel {
             return [filter.filter ? `${spec}:${filter.filter}` : spec];
         });
     }
+    get subscribed() {
+        return !this.closed;
+    }
     /**
-     * Connect and stay connected. SUBSCRIBED each time the stream is live (again);
-     * CHANNEL_ERROR when it breaks (it retries by itself, unless the error is a 400/403/404, or
-     * the token expired or was refused: then it waits for setToken()); TIMED_OUT when the
-     * server did not answer in time (it retries); CLOSED on unsubscribe().
+     * Join the client's stream. SUBSCRIBED each time the stream is live (again) for this
+     * channel; CHANNEL_ERROR when it breaks (the stream retries by itself, unless the server
+     * refused the channel (400/403/404), or the token expired or was refused: then it waits for
+     * setToken()); TIMED_OUT when the server did not answer in time (it retries); CLOSED on
+     * unsubscribe().
      */
     subscribe(statusCallback = () => { }) {
         if (!this.closed)
@@ -2749,25 +2709,64 @@ class Channel {
         this.statusCallback = statusCallback;
         this.closed = false;
         this.host.attach(this);
-        void this.run();
         return this;
     }
     unsubscribe() {
         if (this.closed)
             return;
-        this.closed = true;
-        this.live = false;
-        this.abort?.abort();
-        this.wakeUp?.(); // end a backoff or a wait, so run() returns
-        clearTimeout(this.flushTimer);
-        this.flushTimer = undefined;
-        this.pending = [];
+        this.stop();
         this.setStatus("CLOSED");
         this.host.detach(this);
     }
-    /** Close the current stream (the page is hidden); run() waits, then resumes. */
-    interrupt() {
-        this.abort?.abort();
+    // Called by the channel set ---------------------------------------------------------------
+    /** @internal The server refused the channel: retrying cannot help. */
+    refuse(error) {
+        if (this.closed)
+            return;
+        this.stop();
+        this.setStatus("CHANNEL_ERROR", error);
+        this.host.detach(this);
+    }
+    /** @internal The stream is live for this channel (again): SUBSCRIBED, once per outage. */
+    goLive(event) {
+        if (this.closed || this.live)
+            return;
+        this.setLive(true);
+        this.dispatch("system", event);
+        this.setStatus("SUBSCRIBED");
+    }
+    /** @internal The stream broke; it retries (status null: quietly, the page is paused). */
+    goDown(status, error) {
+        if (this.closed)
+            return;
+        if (this.live)
+            this.setLive(false);
+        if (status)
+            this.setStatus(status, error);
+    }
+    /** @internal One event of this channel's name, validated. Dropped if not after `position`
+     * (a replay the channel already has: after a handover between tabs, or before `from`). */
+    receive(event, payload, id) {
+        if (this.closed)
+            return;
+        if (id !== undefined) {
+            if (!isAfter(id, this.position))
+                return;
+            this.position = id;
+        }
+        this.dispatch(event, payload);
+    }
+    /** @internal Every event of the channel up to `position` has been delivered. */
+    advance(position) {
+        this.position = laterPosition(this.position, position);
+    }
+    // -------------------------------------------------------------------------------------------
+    stop() {
+        this.closed = true;
+        this.live = false;
+        clearTimeout(this.flushTimer);
+        this.flushTimer = undefined;
+        this.pending = [];
     }
     setStatus(status, error) {
         // SUBSCRIBED repeats after every resume; errors are reported each time.
@@ -2785,151 +2784,11 @@ class Channel {
         this.live = live;
         this.host.changed();
     }
-    /** Connect, read, and reconnect until unsubscribed or a retry cannot help. */
-    async run() {
-        const mine = (this.runs += 1);
-        const stopped = () => this.closed || this.runs !== mine; // unsubscribed (maybe resubscribed)
-        let attempt = 0; // failures since the last `subscribed`
-        let retryMs = 1000; // the server's `retry:` hint: the base of the backoff
-        while (!stopped()) {
-            if (this.host.paused) {
-                await this.host.sleep(Infinity, this); // until the page is visible again
-                attempt = 0;
-                continue;
-            }
-            const tokenEpoch = this.host.tokenEpoch;
-            const outcome = await this.connect((ms) => (retryMs = ms), () => (attempt = 0));
-            if (stopped())
-                return;
-            this.setLive(false);
-            if (outcome.fatal) {
-                this.setStatus("CHANNEL_ERROR", outcome.error);
-                return;
-            }
-            if (outcome.needsToken && !this.host.tokenIsFunction) {
-                // A fixed token expired or was refused: wait for setToken(), then resume.
-                this.setStatus("CHANNEL_ERROR", outcome.error);
-                while (!stopped() && this.host.tokenEpoch === tokenEpoch) {
-                    await this.host.sleep(Infinity, this);
-                }
-                attempt = 0;
-                continue;
-            }
-            if (this.host.paused)
-                continue;
-            this.setStatus(outcome.timedOut ? "TIMED_OUT" : "CHANNEL_ERROR", outcome.error);
-            // Exponential backoff with full jitter: a restarted server is not hit by every client
-            // at once. Retry-After (429, 503) is a floor. `online` or a visible page cut it short.
-            attempt += 1;
-            const cap = Math.min(MAX_BACKOFF_MS$1, retryMs * 2 ** Math.min(attempt - 1, 10));
-            await this.host.sleep(Math.max(outcome.retryAfterMs || 0, Math.random() * cap), this);
-        }
-    }
-    /** One stream, start to end. Resolves to what happened; never rejects. */
-    async connect(setRetry, onSubscribed) {
-        const abort = new AbortController();
-        this.abort = abort;
-        let timedOut = false;
-        let idle;
-        const startTimer = setTimeout(() => {
-            timedOut = true;
-            abort.abort();
-        }, this.host.subscribeTimeoutMs);
-        const alive = () => {
-            clearTimeout(idle);
-            idle = setTimeout(() => abort.abort(), this.host.idleTimeoutMs);
-        };
-        try {
-            const params = new URLSearchParams();
-            for (const spec of this.specs())
-                params.append("on", spec);
-            const headers = {
-                Authorization: `Bearer ${await this.host.currentToken()}`,
-            };
-            if (this.lastEventId)
-                headers["Last-Event-ID"] = this.lastEventId;
-            const url = `${this.host.baseUrl}/v1/channels/${encodeURIComponent(this.name)}/stream?${params}`;
-            const response = await this.host.fetch(url, { headers, signal: abort.signal, cache: "no-store" });
-            if (!response.ok || !response.body) {
-                clearTimeout(startTimer);
-                const body = await response.json().catch(() => ({}));
-                const checked = ErrorBody.safeParse(body);
-                const retryAfter = Number(response.headers.get("Retry-After")) || 0;
-                const error = errorFor(response.status, checked.success ? checked.data : { error: "http_error", message: `HTTP ${response.status}` }, response.headers.has("Retry-After") ? retryAfter : null);
-                if (response.status === 401)
-                    return { needsToken: true, error };
-                const fatal = [400, 403, 404].includes(response.status); // retrying cannot fix these
-                return { fatal, error, retryAfterMs: retryAfter * 1000 };
-            }
-            const reader = response.body.getReader();
-            const decoder = new TextDecoder();
-            const parser = new SSEParser();
-            alive();
-            for (;;) {
-                const { value, done } = await reader.read();
-                clearTimeout(startTimer); // the server answered; from here the idle timer watches
-                alive();
-                const frames = done ? parser.end() : parser.feed(decoder.decode(value, { stream: true }));
-                for (const frame of frames) {
-                    const stop = this.handle(frame, setRetry, onSubscribed);
-                    if (stop) {
-                        abort.abort();
-                        return stop;
-                    }
-                }
-                if (done)
-                    return { error: new Error("the server ended the stream") };
-            }
-        }
-        catch (error) {
-            if (timedOut)
-                return { timedOut, error: new Error("no answer from the server") };
-            return { error: error instanceof Error ? error : new Error(String(error)) };
-        }
-        finally {
-            clearTimeout(startTimer);
-            clearTimeout(idle);
-        }
-    }
-    /** One parsed frame; returns an outcome when the stream should end here. */
-    handle(frame, setRetry, onSubscribed) {
-        if (frame.retry !== undefined)
-            setRetry(frame.retry);
-        if (frame.id !== undefined)
-            this.lastEventId = frame.id || undefined;
-        if (frame.data === null)
-            return undefined;
-        let payload;
-        try {
-            payload = validate(frame.event, JSON.parse(frame.data));
-        }
-        catch (error) {
-            // Never a crash, never a silent pass: the frame is skipped and reported.
-            this.host.reportError(error instanceof InvalidPayloadError
-                ? error
-                : new InvalidPayloadError(`${frame.event} frame`, frame.data, [{ path: "", message: "not JSON" }]));
-            return undefined;
-        }
-        this.dispatch(frame.event, payload);
-        if (frame.event !== "system")
-            return undefined;
-        const system = payload;
-        if (system.type === "subscribed") {
-            onSubscribed();
-            this.setLive(true);
-            this.setStatus("SUBSCRIBED");
-            this.host.subscribed();
-        }
-        else if (system.type === "expired") {
-            return { needsToken: true, error: new Error(system.message) };
-        }
-        // `reset` and `shutdown` are followed by the server closing the stream (a cursor_*
-        // reset continues instead); both resume from lastEventId.
-        return undefined;
-    }
     dispatch(type, payload) {
         const interval = this.host.throttleMs;
-        if (!(interval > 0)) {
+        // A system event with nothing waiting goes at once: a `subscribed` must not open a
+        // throttle window that cuts the first burst after it in two.
+        if (!(interval > 0) || (type === "system" && !this.pending.length)) {
             this.deliver(type, payload);
             return;
         }
@@ -2969,7 +2828,8 @@ class Channel {
         }
     }
 }
-/** The frame's payload, parsed by its event's schema (unknown events pass as they are). */
+/** A frame's parsed JSON, checked by its event's schema (unknown events pass as they are); a
+ * payload that breaks its schema is an InvalidPayloadError. */
 function validate(event, data) {
     let schema;
     if (event === "postgres_changes") {
@@ -2983,7 +2843,130 @@ function validate(event, data) {
     return schema ? parse(schema, data, `${event} event`) : data;
 }
 
-const MAX_BACKOFF_MS = 30000;
+class ChannelSet {
+    /** Bumped on every join and leave; a connection carries the set as of one revision. */
+    revision = 0;
+    byName = new Map();
+    current;
+    all() {
+        return [...this.byName.values()].flatMap((set) => [...set]);
+    }
+    get size() {
+        return this.byName.size;
+    }
+    /** Add `channel`; true when the stream must reconnect to carry it. */
+    add(channel, join) {
+        this.revision += 1;
+        channel.revision = this.revision;
+        channel.includedIn = undefined;
+        channel.coveredBy = undefined;
+        let set = this.byName.get(channel.name);
+        if (!set)
+            this.byName.set(channel.name, (set = new Set()));
+        set.add(channel);
+        const now = join?.(channel.name, channel.specs());
+        if (!now)
+            return true;
+        if (channel.position === undefined) {
+            channel.position = now.position; // it starts where the stream is
+        }
+        else if (now.position === undefined || isAfter(now.position, channel.position)) {
+            return true; // it needs events from before where the connection is: a replay
+        }
+        channel.includedIn = now.generation;
+        if (channel.position === undefined)
+            channel.position = now.position;
+        const live = this.current;
+        if (now.live && live && live.generation === now.generation && live.names.has(channel.name)) {
+            channel.coveredBy = now.generation;
+            channel.goLive(live.event);
+        }
+        return false;
+    }
+    /** Remove `channel`; true when its name left the set (the stream may drop it). */
+    remove(channel) {
+        this.revision += 1;
+        const set = this.byName.get(channel.name);
+        if (!set?.delete(channel))
+            return false;
+        if (set.size)
+            return false;
+        this.byName.delete(channel.name);
+        return true;
+    }
+    /**
+     * Each name once: the union of its channels' bindings, and `from`: the earliest position of
+     * its channels not on `generation` (all of them when the stream is new: a handover).
+     */
+    wanted(generation) {
+        return [...this.byName].map(([name, set]) => {
+            const specs = new Set();
+            let from;
+            let pending = false;
+            for (const channel of set) {
+                for (const spec of channel.specs())
+                    specs.add(spec);
+                if (channel.includedIn !== generation || generation === undefined) {
+                    pending = true;
+                    from = earlierPosition(from, channel.position);
+                }
+            }
+            return { name, specs: [...specs].sort(), from, pending };
+        });
+    }
+    /** Connection `generation` carries the set as of `revision` (this tab's own, by default). */
+    connecting(generation, revision = this.revision) {
+        for (const channel of this.all()) {
+            if (channel.revision <= revision)
+                channel.includedIn = generation;
+        }
+    }
+    frame(generation, event, name, payload, id) {
+        if (name !== undefined) {
+            for (const channel of this.byName.get(name) ?? []) {
+                if (channel.includedIn === generation)
+                    channel.receive(event, payload, id);
+            }
+        }
+        else {
+            // A system frame (reset, shutdown, expired) is for every channel of the connection.
+            for (const channel of this.all()) {
+                if (channel.includedIn === generation)
+                    channel.receive(event, payload, undefined);
+            }
+        }
+        if (id === undefined)
+            return;
+        for (const channel of this.all())
+            if (channel.coveredBy === generation)
+                channel.advance(id);
+    }
+    live(generation, names, event, id) {
+        this.current = { generation, names: new Set(names), event };
+        for (const name of names) {
+            for (const channel of this.byName.get(name) ?? []) {
+                if (channel.includedIn !== generation)
+                    continue;
+                channel.coveredBy = generation;
+                channel.advance(id);
+                channel.goLive(event);
+            }
+        }
+    }
+    down(status, error) {
+        this.current = undefined;
+        for (const channel of this.all())
+            channel.goDown(status, error);
+    }
+    /** The server refused these names: their channels fail (and leave the set). */
+    refused(names, error) {
+        for (const name of names)
+            for (const channel of [...(this.byName.get(name) ?? [])])
+                channel.refuse(error);
+    }
+}
+
+const MAX_BACKOFF_MS$1 = 30000;
 const isOffline$1 = () => globalThis.navigator?.onLine === false;
 class WriteQueue {
     perform;
@@ -3031,7 +3014,7 @@ class WriteQueue {
                 catch (error) {
                     if (error instanceof TypeError && !item.request.signal?.aborted) {
                         item.attempt += 1;
-                        const cap = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(item.attempt - 1, 10));
+                        const cap = Math.min(MAX_BACKOFF_MS$1, 1000 * 2 ** Math.min(item.attempt - 1, 10));
                         this.retryTimer = setTimeout(() => void this.flush(), Math.random() * cap);
                         return;
                     }
@@ -3141,7 +3124,794 @@ function restApi(send) {
     };
 }
 
-// The client: channels, REST, the connection state, pausing while hidden, token renewal.
+/**
+ * An incremental parser for text/event-stream, per the HTML standard: lines end in CRLF, LF or
+ * CR; `:` starts a comment; `data` lines join with "\n"; `id` (without NUL) and `retry`
+ * (digits only) are remembered; unknown fields are ignored; a blank line ends an event.
+ * feed() takes decoded text in arbitrary pieces and returns the blocks it completed.
+ */
+class SSEParser {
+    buffer = "";
+    started = false;
+    data = [];
+    event = "";
+    id;
+    retry;
+    block() {
+        this.data = [];
+        this.event = "";
+        this.id = undefined;
+        this.retry = undefined;
+    }
+    feed(text) {
+        const out = [];
+        this.buffer += text;
+        if (!this.started && this.buffer.length) {
+            this.started = true;
+            if (this.buffer[0] === "\uFEFF")
+                this.buffer = this.buffer.slice(1); // one leading BOM
+        }
+        let pos = 0;
+        for (;;) {
+            const cr = this.buffer.indexOf("\r", pos);
+            const lf = this.buffer.indexOf("\n", pos);
+            const end = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
+            if (end < 0)
+                break;
+            let next = end + 1;
+            if (end === cr) {
+                // A CR as the last character may be the first half of a CRLF split across chunks:
+                // wait for the next chunk rather than read its LF as a second, blank line.
+                if (next === this.buffer.length)
+                    break;
+                if (this.buffer[next] === "\n")
+                    next += 1;
+            }
+            this.line(this.buffer.slice(pos, end), out);
+            pos = next;
+        }
+        this.buffer = this.buffer.slice(pos);
+        return out;
+    }
+    /** The stream ended: a held-back CR still ends its line; an unfinished event is dropped. */
+    end() {
+        const out = [];
+        if (this.buffer.endsWith("\r"))
+            this.line(this.buffer.slice(0, -1), out);
+        this.buffer = "";
+        this.block();
+        return out;
+    }
+    line(line, out) {
+        if (line === "") {
+            if (this.data.length || this.id !== undefined || this.retry !== undefined) {
+                const frame = {
+                    event: this.event || "message",
+                    data: this.data.length ? this.data.join("\n") : null,
+                };
+                if (this.id !== undefined)
+                    frame.id = this.id;
+                if (this.retry !== undefined)
+                    frame.retry = this.retry;
+                out.push(frame);
+            }
+            this.block();
+            return;
+        }
+        if (line[0] === ":")
+            return; // a comment: the server's heartbeat
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let value = colon < 0 ? "" : line.slice(colon + 1);
+        if (value[0] === " ")
+            value = value.slice(1);
+        if (field === "data")
+            this.data.push(value);
+        else if (field === "event")
+            this.event = value;
+        else if (field === "id" && !value.includes("\0"))
+            this.id = value;
+        else if (field === "retry" && /^\d+$/.test(value))
+            this.retry = Number(value);
+    }
+}
+
+// One SSE connection for every channel of a client (and, through tabs.ts, of every tab):
+//   GET /v1/stream?channel=a&channel=b&on.a=<spec>&from.b=<position>   Last-Event-ID: <position>
+// It owns the connection: which channels it carries and from where, reconnection (Last-Event-ID,
+// jittered backoff, pausing, token renewal), a debounced reconnect when the set of channels
+// changes, and routing each frame by its `channel` key. Fetch, not EventSource: the token stays
+// in a header and reconnects are ours.
+//
+// Positions, exactly: on a connection, channel c starts after s(c) (from.c, else Last-Event-ID,
+// else live) and the server sends c's events after s(c) in log order, interleaved with the
+// others'. So once a frame with id x has arrived, c has every event of its own up to x, whatever
+// channel the frame was for: pos(c) = max(pos(c), x). A live-started channel has a position
+// only from `subscribed` (whose id is where the stream is live from). A reconnect sends the
+// most common position as Last-Event-ID and from.c for every channel elsewhere, so nothing is
+// lost or repeated on any channel, including one whose `from` is before the others'.
+const MAX_BACKOFF_MS = 30000;
+/** Channel changes within this long are one reconnect. */
+const CHANGE_DEBOUNCE_MS = 50;
+/** The channels a refusal is about: the body's `channel`, else those its message quotes,
+ * else (a refusal of the whole request) all of them. */
+function refusedChannels(body, names, accepted) {
+    const named = body.channel;
+    if (typeof named === "string" && names.includes(named))
+        return [named];
+    if (body.error === "too_many_channels") {
+        // "... 101 > 100": the channels past the cap leave, newest first; the others go on.
+        const cap = Number(/>\s*(\d+)/.exec(body.message)?.[1]);
+        if (Number.isInteger(cap) && cap > 0 && cap < names.length)
+            return names.slice(cap);
+        const added = names.filter((n) => !accepted.has(n));
+        return added.length ? added : names;
+    }
+    const quoted = names.filter((n) => body.message.includes(`'${n}'`) || body.message.includes(`"${n}"`));
+    return quoted.length ? quoted : names;
+}
+/** The server's default cap on a query string (THREADCAST_MAX_QUERY_BYTES), with room to spare. */
+const MAX_QUERY_BYTES = 8000;
+// `:` and `,` need no escaping in a query: channel names and bindings stay readable and short.
+const encode = (text) => encodeURIComponent(text).replace(/%3A/gi, ":").replace(/%2C/gi, ",");
+/**
+ * The URL query and Last-Event-ID of a connection with these starts (see the module doc). The
+ * query stays under `maxBytes`: past it, channels lose their `on.` bindings (the server then
+ * sends all of the channel's events, and each channel's own bindings filter them here), then
+ * the `from.` starts give way to the earliest start as Last-Event-ID (a longer replay, whose
+ * repeats each channel drops by its position).
+ */
+function streamRequest(wanted, starts, maxBytes = MAX_QUERY_BYTES) {
+    const counts = new Map();
+    for (const start of starts.values())
+        if (start !== undefined)
+            counts.set(start, (counts.get(start) ?? 0) + 1);
+    let lastEventId;
+    let most = 0;
+    for (const [start, n] of counts) {
+        if (n > most || (n === most && lastEventId !== undefined && laterPosition(start, lastEventId) === start)) {
+            lastEventId = start;
+            most = n;
+        }
+    }
+    const parts = wanted.map(({ name }) => `channel=${encode(name)}`);
+    let used = parts.join("&").length;
+    const froms = [];
+    for (const { name } of wanted) {
+        const start = starts.get(name);
+        if (start !== undefined && start !== lastEventId)
+            froms.push(`from.${encode(name)}=${start}`);
+    }
+    const fromBytes = froms.reduce((n, f) => n + f.length + 1, 0);
+    if (used + fromBytes <= maxBytes) {
+        parts.push(...froms);
+        used += fromBytes;
+    }
+    else {
+        let earliest;
+        for (const start of starts.values())
+            earliest = earlierPosition(earliest, start);
+        lastEventId = earliest;
+    }
+    const unfiltered = new Set();
+    for (const { name, specs } of wanted) {
+        const ons = specs.map((spec) => `on.${encode(name)}=${encode(spec)}`);
+        const bytes = ons.reduce((n, o) => n + o.length + 1, 0);
+        if (used + bytes > maxBytes) {
+            unfiltered.add(name); // all of its events; its channels filter them
+            continue;
+        }
+        parts.push(...ons);
+        used += bytes;
+    }
+    return { query: parts.join("&"), lastEventId, unfiltered };
+}
+class Stream {
+    host;
+    sink;
+    /** Connections are named `<stream id>/<n>`: unique across tabs, which hand streams over. */
+    id = randomId();
+    connections = 0;
+    generation = "";
+    /** The latest position the stream has seen. */
+    cursor;
+    /** The current connection said `subscribed`. */
+    live = false;
+    wakeUp;
+    positions = new Map();
+    /** The names on the current connection, with their bindings ("all": none were sent). */
+    carried = new Map();
+    accepted = new Set();
+    abort;
+    replacing = false;
+    running = false;
+    closed = false;
+    debounce;
+    constructor(host, sink) {
+        this.host = host;
+        this.sink = sink;
+    }
+    /**
+     * The set of channels changed: reconnect with the new one, at most once per debounce. A
+     * stream not running starts at the end of this task (the channels subscribed together in it
+     * share the first connection), or after `delayMs`.
+     */
+    changed(delayMs = this.running ? CHANGE_DEBOUNCE_MS : 0) {
+        if (this.closed)
+            return;
+        if (this.debounce && !this.running && delayMs === 0)
+            return; // a start is coming
+        clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => {
+            this.debounce = undefined;
+            if (!this.running)
+                void this.run();
+            else if (this.abort && this.differs(this.sink.wanted())) {
+                this.replacing = true;
+                this.abort.abort();
+            }
+        }, delayMs);
+    }
+    /**
+     * Whether a channel of `name` with `specs` can join the current connection as it is: it
+     * carries the name with those bindings. Then its events flow now, from `position` on.
+     */
+    carries(name, specs) {
+        const carried = this.carried.get(name);
+        if (!this.abort || !carried || (carried !== "all" && !specs.every((s) => carried.has(s))))
+            return undefined;
+        return { generation: this.generation, position: this.positions.get(name) };
+    }
+    /** Whether `wanted` needs another connection than the current one. */
+    differs(wanted) {
+        if (wanted.length !== this.carried.size)
+            return true;
+        return wanted.some(({ name, specs, pending }) => {
+            const carried = this.carried.get(name);
+            if (pending || !carried)
+                return true;
+            return carried !== "all" && (carried.size !== specs.length || !specs.every((s) => carried.has(s)));
+        });
+    }
+    /** Whether the current connection is live for `name`. */
+    isLive(name) {
+        return this.live && this.positions.has(name);
+    }
+    /** Close the current connection (the page is hidden); the loop waits, then resumes. */
+    interrupt() {
+        this.abort?.abort();
+    }
+    close() {
+        this.closed = true;
+        clearTimeout(this.debounce);
+        this.abort?.abort();
+        this.wakeUp?.();
+    }
+    /** Connect, read, and reconnect until there is nothing to carry or the stream is closed. */
+    async run() {
+        this.running = true;
+        let attempt = 0; // failures since the last `subscribed`
+        let retryMs = 1000; // the server's `retry:` hint: the base of the backoff
+        try {
+            while (!this.closed) {
+                if (this.host.paused) {
+                    await this.host.sleep(Infinity, this); // until the page is visible again
+                    attempt = 0;
+                    continue;
+                }
+                const wanted = this.sink.wanted();
+                if (!wanted.length)
+                    return;
+                const tokenEpoch = this.host.tokenEpoch;
+                const outcome = await this.connect(wanted, (ms) => (retryMs = ms), () => (attempt = 0));
+                this.live = false;
+                if (this.closed)
+                    return;
+                if (outcome.restart)
+                    continue; // a new set of channels: reconnect now, nothing to report
+                if (outcome.refused) {
+                    this.sink.refused(outcome.refused, outcome.error ?? new Error("refused"));
+                    continue; // the others go on at once
+                }
+                if (outcome.needsToken && !this.host.tokenIsFunction) {
+                    // A fixed token expired or was refused: wait for setToken(), then resume.
+                    this.sink.down("CHANNEL_ERROR", outcome.error);
+                    while (!this.closed && this.host.tokenEpoch === tokenEpoch)
+                        await this.host.sleep(Infinity, this);
+                    attempt = 0;
+                    continue;
+                }
+                if (this.host.paused) {
+                    this.sink.down(null);
+                    continue;
+                }
+                this.sink.down(outcome.timedOut ? "TIMED_OUT" : "CHANNEL_ERROR", outcome.error);
+                // Exponential backoff with full jitter: a restarted server is not hit by every client
+                // at once. Retry-After (429, 503) is a floor. `online` or a visible page cut it short.
+                attempt += 1;
+                const cap = Math.min(MAX_BACKOFF_MS, retryMs * 2 ** Math.min(attempt - 1, 10));
+                await this.host.sleep(Math.max(outcome.retryAfterMs || 0, Math.random() * cap), this);
+            }
+        }
+        finally {
+            this.running = false;
+            this.abort = undefined;
+            this.carried = new Map();
+            // Changes that came while it was stopping still get a stream.
+            if (!this.closed && this.sink.wanted().length && !this.debounce)
+                this.changed();
+        }
+    }
+    /** Where each wanted channel starts on the next connection. */
+    starts(wanted) {
+        const starts = new Map();
+        for (const { name, from } of wanted) {
+            // A channel already carried continues where it is (or earlier, for a joining snapshot);
+            // a new one starts at `from`, else where the stream is.
+            const start = this.positions.has(name) ? this.positions.get(name) : this.cursor;
+            starts.set(name, earlierPosition(start, from));
+        }
+        return starts;
+    }
+    /** One connection, start to end. Resolves to what happened; never rejects. */
+    async connect(wanted, setRetry, onSubscribed) {
+        const abort = new AbortController();
+        this.abort = abort;
+        this.replacing = false;
+        this.connections += 1;
+        this.generation = `${this.id}/${this.connections}`;
+        const generation = this.generation;
+        const starts = this.starts(wanted);
+        const { query, lastEventId, unfiltered } = streamRequest(wanted, starts);
+        // A channel with no start of its own starts at Last-Event-ID, as the server reads it.
+        for (const [name, start] of starts)
+            if (start === undefined && lastEventId)
+                starts.set(name, lastEventId);
+        this.positions = starts;
+        this.carried = new Map(wanted.map((w) => [w.name, unfiltered.has(w.name) ? "all" : new Set(w.specs)]));
+        this.sink.connecting(generation);
+        let timedOut = false;
+        let idle;
+        const startTimer = setTimeout(() => {
+            timedOut = true;
+            abort.abort();
+        }, this.host.subscribeTimeoutMs);
+        const alive = () => {
+            clearTimeout(idle);
+            idle = setTimeout(() => abort.abort(), this.host.idleTimeoutMs);
+        };
+        try {
+            const headers = { Authorization: `Bearer ${await this.host.currentToken()}` };
+            if (lastEventId)
+                headers["Last-Event-ID"] = lastEventId;
+            const url = `${this.host.baseUrl}/v1/stream?${query}`;
+            const response = await this.host.fetch(url, { headers, signal: abort.signal, cache: "no-store" });
+            if (!response.ok || !response.body) {
+                clearTimeout(startTimer);
+                const body = await response.json().catch(() => ({}));
+                const checked = ErrorBody.safeParse(body);
+                const errorBody = checked.success
+                    ? checked.data
+                    : { error: "http_error", message: `HTTP ${response.status}` };
+                const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+                const error = errorFor(response.status, errorBody, response.headers.has("Retry-After") ? retryAfter : null);
+                if (response.status === 401)
+                    return { needsToken: true, error };
+                if ([400, 403, 404].includes(response.status)) {
+                    // Retrying cannot fix these: the channels they name leave, the others go on.
+                    return { refused: refusedChannels(errorBody, wanted.map((w) => w.name), this.accepted), error };
+                }
+                return { error, retryAfterMs: retryAfter * 1000 };
+            }
+            this.accepted = new Set(wanted.map((w) => w.name));
+            const reader = response.body.getReader();
+            const decoder = new TextDecoder();
+            const parser = new SSEParser();
+            alive();
+            for (;;) {
+                const { value, done } = await reader.read();
+                clearTimeout(startTimer); // the server answered; from here the idle timer watches
+                alive();
+                const frames = done ? parser.end() : parser.feed(decoder.decode(value, { stream: true }));
+                for (const frame of frames) {
+                    const stop = this.handle(generation, frame, setRetry, onSubscribed);
+                    if (stop) {
+                        abort.abort();
+                        return stop;
+                    }
+                }
+                if (done)
+                    return { error: new Error("the server ended the stream") };
+            }
+        }
+        catch (error) {
+            if (this.replacing)
+                return { restart: true };
+            if (timedOut)
+                return { timedOut, error: new Error("no answer from the server") };
+            return { error: error instanceof Error ? error : new Error(String(error)) };
+        }
+        finally {
+            clearTimeout(startTimer);
+            clearTimeout(idle);
+        }
+    }
+    /** One parsed frame; returns an outcome when the connection should end here. */
+    handle(generation, frame, setRetry, onSubscribed) {
+        if (frame.retry !== undefined)
+            setRetry(frame.retry);
+        const id = frame.id && isPosition(frame.id) ? frame.id : undefined;
+        let stop;
+        if (frame.data !== null)
+            stop = this.route(generation, frame.event, frame.data, id, onSubscribed);
+        if (id !== undefined) {
+            // Every channel carried here now has all of its events up to `id` (see the module doc).
+            this.cursor = laterPosition(this.cursor, id);
+            for (const [name, position] of this.positions) {
+                if (position !== undefined)
+                    this.positions.set(name, laterPosition(position, id));
+            }
+        }
+        return stop;
+    }
+    route(generation, event, data, id, onSubscribed) {
+        let payload;
+        let channel;
+        try {
+            let parsed;
+            try {
+                parsed = JSON.parse(data);
+            }
+            catch {
+                throw new InvalidPayloadError(`${event} frame`, data, [{ path: "", message: "not JSON" }]);
+            }
+            if ((event === "postgres_changes" || event === "ai_status") && typeof parsed === "object" && parsed !== null) {
+                // The multiplexed stream's routing key: the channel's own schema knows nothing of it.
+                const { channel: key, ...rest } = parsed;
+                if (typeof key !== "string") {
+                    throw new InvalidPayloadError(`${event} frame`, data, [{ path: "channel", message: "missing" }]);
+                }
+                channel = key;
+                parsed = rest;
+            }
+            payload = validate(event, parsed);
+        }
+        catch (error) {
+            // Never a crash, never a silent pass: the frame is skipped and reported.
+            this.host.reportError(error instanceof Error ? error : new Error(String(error)));
+            return undefined;
+        }
+        if (event !== "system") {
+            if (channel !== undefined && this.positions.has(channel))
+                this.sink.frame(generation, event, channel, payload, id);
+            return undefined;
+        }
+        const system = payload;
+        if (system.type === "subscribed") {
+            const listed = system.channels;
+            const names = Array.isArray(listed)
+                ? listed.filter((n) => typeof n === "string" && this.positions.has(n))
+                : [...this.positions.keys()];
+            for (const name of names)
+                this.positions.set(name, laterPosition(this.positions.get(name), id));
+            this.live = true;
+            onSubscribed();
+            this.sink.live(generation, names, system, id);
+            this.host.subscribed();
+            return undefined;
+        }
+        this.sink.frame(generation, event, undefined, payload, id);
+        if (system.type === "expired")
+            return { needsToken: true, error: new Error(system.message) };
+        // `reset` and `shutdown` are followed by the server closing the stream (a cursor_* reset
+        // continues instead); both resume from the positions.
+        return undefined;
+    }
+}
+
+/** Whether this runtime can share a stream between tabs (Web Locks and BroadcastChannel). */
+function canShareTabs() {
+    const nav = globalThis.navigator;
+    return typeof globalThis.BroadcastChannel === "function" && typeof nav?.locks?.request === "function";
+}
+/** Who the token is for (its `sub`), to key the shared stream by user; else a digest of it. */
+function tokenUser(token) {
+    try {
+        const part = token.split(".")[1] ?? "";
+        const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+        const claims = JSON.parse(json);
+        if (typeof claims.sub === "string")
+            return `${String(claims.role ?? "")}:${claims.sub}`;
+    }
+    catch {
+        // not a JWT: fall through
+    }
+    let hash = 2166136261; // FNV-1a: two tabs share only with the very same opaque token
+    for (let i = 0; i < token.length; i++)
+        hash = Math.imul(hash ^ token.charCodeAt(i), 16777619) >>> 0;
+    return `token:${hash.toString(16)}`;
+}
+const toWire = (error) => error && (error instanceof HTTPError ? { message: error.message, status: error.status, body: error.body } : { message: error.message });
+const fromWire = (error) => error && (error.status && error.body ? errorFor(error.status, error.body, null) : new Error(error.message));
+class TabShare {
+    host;
+    channels = new ChannelSet();
+    tab = randomId();
+    /** This tab holds the stream. */
+    leading = false;
+    bus;
+    stop = new AbortController();
+    releaseLeadership;
+    releaseTab;
+    reportQueued = false;
+    closed = false;
+    // As a follower: the connection this tab's channels are on.
+    generation;
+    // As the leader:
+    stream;
+    reports = new Map();
+    carried = new Map();
+    watched = new Set();
+    constructor(host) {
+        this.host = host;
+        void this.start();
+    }
+    async start() {
+        const key = `${this.host.baseUrl}:${tokenUser(await this.host.currentToken())}`;
+        if (this.closed)
+            return;
+        const locks = navigator.locks;
+        // Our own lock first: the leader watches it to know when this tab is gone.
+        await new Promise((granted) => {
+            void locks.request(`threadcast-tab:${this.tab}`, { signal: this.stop.signal }, () => {
+                granted();
+                return new Promise((release) => (this.releaseTab = release));
+            }).catch(() => granted());
+        });
+        if (this.closed)
+            return;
+        this.bus = new BroadcastChannel(`threadcast:${key}`);
+        this.bus.onmessage = (event) => this.receive(event.data);
+        this.report();
+        const leader = `threadcast-leader:${key}`;
+        const hold = (takeover) => (lock) => {
+            if (this.closed || !lock)
+                return undefined;
+            this.lead(takeover);
+            return new Promise((release) => (this.releaseLeadership = release));
+        };
+        // Free at once: no tab had a stream (every other tab would be waiting in the lock's
+        // queue), so it starts now. Else queue: granted when the holder goes, to take over.
+        let first = false;
+        await locks.request(leader, { ifAvailable: true, signal: this.stop.signal }, (lock) => {
+            first = lock !== null;
+            return hold(false)(lock);
+        }).catch(() => { });
+        if (first || this.closed)
+            return;
+        void locks.request(leader, { signal: this.stop.signal }, hold(true)).catch(() => { }); // aborted by close()
+    }
+    // The client's side ---------------------------------------------------------------------
+    attach(channel) {
+        if (this.stream) {
+            const stream = this.stream;
+            const join = (name, specs) => {
+                const carried = stream.carries(name, specs);
+                return carried && { ...carried, live: stream.isLive(name) };
+            };
+            if (this.channels.add(channel, join))
+                stream.changed();
+        }
+        else {
+            this.channels.add(channel);
+            this.report();
+        }
+    }
+    detach(channel) {
+        const left = this.channels.remove(channel);
+        if (this.stream) {
+            if (left)
+                this.stream.changed();
+        }
+        else
+            this.report();
+    }
+    pausedChanged() {
+        if (this.stream)
+            this.pauseOrResume();
+        else
+            this.report();
+    }
+    close() {
+        if (this.closed)
+            return;
+        this.closed = true;
+        if (!this.leading)
+            this.post({ t: "bye", tab: this.tab });
+        this.stream?.close();
+        this.stream = undefined;
+        this.stop.abort();
+        this.releaseLeadership?.();
+        this.releaseTab?.();
+        this.bus?.close();
+    }
+    // Messages --------------------------------------------------------------------------------
+    post(message) {
+        try {
+            this.bus?.postMessage(message);
+        }
+        catch (error) {
+            this.host.reportError(error instanceof Error ? error : new Error(String(error)));
+        }
+    }
+    /** Send this tab's set to the leader, once per turn of the event loop. */
+    report(full = false) {
+        if (this.leading || !this.bus || this.reportQueued)
+            return;
+        this.reportQueued = true;
+        queueMicrotask(() => {
+            this.reportQueued = false;
+            if (this.leading || this.closed)
+                return;
+            this.post({
+                t: "report", tab: this.tab, revision: this.channels.revision, paused: this.host.paused,
+                channels: this.channels.wanted(full ? undefined : this.generation),
+            });
+        });
+    }
+    receive(message) {
+        if (this.closed)
+            return;
+        if (this.stream) {
+            this.leaderReceives(message);
+            return;
+        }
+        switch (message.t) {
+            case "hello": // a new leader: it needs every channel's position
+                this.generation = undefined;
+                this.report(true);
+                break;
+            case "connecting": {
+                const revision = message.revisions[this.tab];
+                if (revision === undefined)
+                    break;
+                this.generation = message.generation;
+                this.channels.connecting(message.generation, revision);
+                break;
+            }
+            case "frame":
+                this.channels.frame(message.generation, message.event, message.channel, message.payload, message.id);
+                break;
+            case "live":
+                this.channels.live(message.generation, message.names, message.event, message.id);
+                break;
+            case "down":
+                this.channels.down(message.status, fromWire(message.error));
+                break;
+            case "refused":
+                this.channels.refused(message.names, fromWire(message.error) ?? new Error("refused"));
+                break;
+        }
+    }
+    // As the leader -----------------------------------------------------------------------------
+    /** Hold the stream; `takeover`: another tab held it, so wait a moment for every tab's set. */
+    lead(takeover) {
+        this.leading = true;
+        this.generation = undefined;
+        const tabs = this;
+        const host = this.host;
+        // The stream pauses only when every tab is paused.
+        const streamHost = {
+            get baseUrl() { return host.baseUrl; },
+            get paused() { return host.paused && [...tabs.reports.values()].every((r) => r.paused); },
+            get tokenEpoch() { return host.tokenEpoch; },
+            get tokenIsFunction() { return host.tokenIsFunction; },
+            get subscribeTimeoutMs() { return host.subscribeTimeoutMs; },
+            get idleTimeoutMs() { return host.idleTimeoutMs; },
+            get fetch() { return host.fetch; },
+            currentToken: () => host.currentToken(),
+            sleep: (ms, owner) => host.sleep(ms, owner),
+            reportError: (error) => host.reportError(error),
+            subscribed: () => host.subscribed(),
+        };
+        const sink = {
+            wanted: () => this.wanted(),
+            connecting: (generation) => {
+                this.carried = new Map([...this.reports].map(([tab, r]) => [tab, r.revision]));
+                this.channels.connecting(generation);
+                this.post({ t: "connecting", tab: this.tab, generation, revisions: Object.fromEntries(this.carried) });
+            },
+            frame: (generation, event, channel, payload, id) => {
+                this.channels.frame(generation, event, channel, payload, id);
+                this.post({ t: "frame", tab: this.tab, generation, event, ...(channel === undefined ? {} : { channel }), payload, ...(id === undefined ? {} : { id }) });
+            },
+            live: (generation, names, event, id) => {
+                this.channels.live(generation, names, event, id);
+                this.post({ t: "live", tab: this.tab, generation, names, event, ...(id === undefined ? {} : { id }) });
+            },
+            down: (status, error) => {
+                this.channels.down(status, error);
+                const wire = toWire(error);
+                this.post({ t: "down", tab: this.tab, status, ...(wire ? { error: wire } : {}) });
+            },
+            refused: (names, error) => {
+                // Out of every tab's set at once: the stream reconnects without them right away.
+                for (const report of this.reports.values())
+                    report.channels = report.channels.filter((c) => !names.includes(c.name));
+                this.post({ t: "refused", tab: this.tab, names, error: toWire(error) ?? { message: error.message } });
+                this.channels.refused(names, error);
+            },
+        };
+        this.stream = new Stream(streamHost, sink);
+        this.post({ t: "hello", tab: this.tab });
+        this.stream.changed(takeover ? CHANGE_DEBOUNCE_MS : 0);
+    }
+    /** Every tab's set merged: each name once, the union of bindings, the earliest start of its
+     * channels not on the current connection. */
+    wanted() {
+        const merged = new Map();
+        const add = (want, pending) => {
+            let entry = merged.get(want.name);
+            if (!entry)
+                merged.set(want.name, (entry = { specs: new Set(), from: undefined, pending: false }));
+            for (const spec of want.specs)
+                entry.specs.add(spec);
+            if (pending && want.pending) {
+                entry.pending = true;
+                entry.from = earlierPosition(entry.from, want.from);
+            }
+        };
+        for (const want of this.channels.wanted(this.stream?.generation || undefined))
+            add(want, true);
+        for (const [tab, report] of this.reports) {
+            const carried = this.carried.get(tab);
+            const pending = carried === undefined || report.revision > carried;
+            for (const want of report.channels)
+                add(want, pending);
+        }
+        return [...merged].map(([name, { specs, from, pending }]) => ({ name, specs: [...specs].sort(), from, pending }));
+    }
+    leaderReceives(message) {
+        if (message.t === "report") {
+            this.reports.set(message.tab, { revision: message.revision, paused: message.paused, channels: message.channels });
+            this.watch(message.tab);
+            this.pauseOrResume();
+            this.stream?.changed();
+        }
+        else if (message.t === "bye") {
+            this.forget(message.tab);
+        }
+        // `hello` from another leader cannot happen while we hold the lock; the rest are ours.
+    }
+    /** Queue for the tab's own lock: granted when the tab is gone. */
+    watch(tab) {
+        if (this.watched.has(tab))
+            return;
+        this.watched.add(tab);
+        const locks = navigator.locks;
+        void locks.request(`threadcast-tab:${tab}`, { signal: this.stop.signal }, () => this.forget(tab)).catch(() => { });
+    }
+    forget(tab) {
+        this.watched.delete(tab);
+        if (!this.reports.delete(tab))
+            return;
+        this.carried.delete(tab);
+        this.stream?.changed();
+    }
+    pauseOrResume() {
+        const stream = this.stream;
+        if (!stream)
+            return;
+        const allPaused = this.host.paused && [...this.reports.values()].every((r) => r.paused);
+        if (allPaused)
+            stream.interrupt();
+        else
+            stream.wakeUp?.();
+    }
+}
+
+// The client: channels, REST, the connection state, pausing while hidden, token renewal. Its
+// channels share one stream (stream.ts), which the tabs of a browser share (tabs.ts).
 const DEFAULTS = {
     throttleMs: 0, // deliver callbacks at once; > 0: in batches, at most once per interval
     pauseWhenHiddenMs: 60000, // close streams of a tab hidden this long; null: never
@@ -3149,6 +3919,50 @@ const DEFAULTS = {
     idleTimeoutMs: 45000, // nothing at all (the server sends a heartbeat every 15 s): retry
 };
 const isOffline = () => globalThis.navigator?.onLine === false;
+/** The client's own stream, for its channels alone. */
+class OwnStream {
+    channels = new ChannelSet();
+    stream;
+    constructor(host) {
+        this.stream = new Stream(host, this);
+    }
+    attach(channel) {
+        const join = (name, specs) => {
+            const carried = this.stream.carries(name, specs);
+            return carried && { ...carried, live: this.stream.isLive(name) };
+        };
+        if (this.channels.add(channel, join))
+            this.stream.changed();
+    }
+    detach(channel) {
+        if (this.channels.remove(channel))
+            this.stream.changed();
+    }
+    pausedChanged() {
+        this.stream.interrupt();
+    }
+    close() {
+        this.stream.close();
+    }
+    wanted() {
+        return this.channels.wanted(this.stream.generation || undefined);
+    }
+    connecting(generation) {
+        this.channels.connecting(generation);
+    }
+    frame(generation, event, channel, payload, id) {
+        this.channels.frame(generation, event, channel, payload, id);
+    }
+    live(generation, names, event, id) {
+        this.channels.live(generation, names, event, id);
+    }
+    down(status, error) {
+        this.channels.down(status, error);
+    }
+    refused(names, error) {
+        this.channels.refused(names, error);
+    }
+}
 class ThreadcastClient {
     baseUrl;
     rest;
@@ -3159,7 +3973,8 @@ class ThreadcastClient {
     fetch;
     token;
     options;
-    channels = new Set();
+    /** The stream its channels use: its own, or the one its tabs share. */
+    transport;
     sleepers = new Set();
     stateListeners = new Set();
     queue;
@@ -3182,6 +3997,8 @@ class ThreadcastClient {
         if (globalThis.document) {
             this.listen(globalThis.document, "visibilitychange", () => this.visibilityChanged());
         }
+        const share = options.shareAcrossTabs !== false && canShareTabs();
+        this.transport = share ? new TabShare(this) : new OwnStream(this);
         this.state = this.currentState();
     }
     get tokenIsFunction() {
@@ -3200,8 +4017,9 @@ class ThreadcastClient {
     get pendingWrites() {
         return this.queue.length;
     }
-    channel(name) {
-        return new Channel(this, name);
+    /** A channel on the client's one stream; `from`: start after this REST read's position. */
+    channel(name, options = {}) {
+        return new Channel(this, name, options);
     }
     /** Use a new token from now on; channels waiting for one resume from where they were. */
     setToken(token) {
@@ -3219,8 +4037,9 @@ class ThreadcastClient {
     }
     /** Unsubscribe every channel and stop listening to the page; queued writes are rejected. */
     close() {
-        for (const channel of [...this.channels])
+        for (const channel of this.transport.channels.all())
             channel.unsubscribe();
+        this.transport.close();
         for (const [target, type, handler] of this.listeners)
             target.removeEventListener(type, handler);
         this.listeners = [];
@@ -3229,11 +4048,11 @@ class ThreadcastClient {
     }
     // ChannelHost --------------------------------------------------------------------------
     attach(channel) {
-        this.channels.add(channel);
+        this.transport.attach(channel);
         this.changed();
     }
     detach(channel) {
-        this.channels.delete(channel);
+        this.transport.detach(channel);
         this.changed();
     }
     subscribed() {
@@ -3248,7 +4067,7 @@ class ThreadcastClient {
             return "paused";
         if (isOffline())
             return "offline";
-        return [...this.channels].every((c) => c.live) ? "live" : "reconnecting";
+        return this.transport.channels.all().every((c) => c.live) ? "live" : "reconnecting";
     }
     changed() {
         const state = this.currentState();
@@ -3315,8 +4134,7 @@ class ThreadcastClient {
                 return;
             this.hiddenTimer = setTimeout(() => {
                 this.paused = true;
-                for (const channel of this.channels)
-                    channel.interrupt();
+                this.transport.pausedChanged();
                 this.changed();
             }, limit);
             return;
@@ -3326,6 +4144,7 @@ class ThreadcastClient {
         if (!this.paused)
             return;
         this.paused = false;
+        this.transport.pausedChanged();
         this.changed();
         this.wake();
     }
@@ -3334,4 +4153,4 @@ function createClient(baseUrl, options) {
     return new ThreadcastClient(baseUrl, options);
 }
 
-export { Channel, ConflictError, ForbiddenError, HTTPError, InvalidPayloadError, NotFoundError, RateLimitedError, SSEParser, ThreadcastClient, ValidationError, createClient, isRetryable, matchesFilter, randomId };
+export { Channel, ConflictError, ForbiddenError, HTTPError, InvalidPayloadError, NotFoundError, RateLimitedError, SSEParser, ThreadcastClient, ValidationError, comparePositions, createClient, isPosition, isRetryable, matchesFilter, randomId };

@@ -9,7 +9,7 @@ import { createClient } from "../client.js";
 import { ConflictError } from "../errors.js";
 import { ThreadcastProvider } from "./provider.js";
 import { useEditNote } from "./mutations.js";
-import { useThread, useThreads } from "./queries.js";
+import { useAIStatus, useThread, useThreads } from "./queries.js";
 import { useThreadUpdates } from "./updates.js";
 
 const env = process.env;
@@ -76,6 +76,48 @@ describe("useThreadUpdates with useThreads and useThread", () => {
     await act(async () => screen.getByText("stale").click());
     await waitFor(() => expect(screen.getByTestId("error").textContent).toBe("conflict"));
     expect(screen.getByTestId("detail").textContent).not.toContain("stale edit");
+    client.close();
+  });
+});
+
+describe("useThreadUpdates with useAIStatus", () => {
+  it("share the client's one stream, and the AI status follows its events", async () => {
+    let open = 0;
+    let most = 0;
+    const urls: string[] = [];
+    const fetchFn = ((input: RequestInfo | URL, init?: RequestInit) => {
+      const target = String(input);
+      if (target.includes("/v1/stream")) {
+        urls.push(target);
+        open += 1;
+        most = Math.max(most, open);
+        init?.signal?.addEventListener("abort", () => (open -= 1), { once: true });
+      }
+      return fetch(input, init);
+    }) as typeof fetch;
+    const client = createClient(url, {
+      token: env.THREADCAST_AGENT_TOKEN ?? "", offlineQueue: false, pauseWhenHiddenMs: null, fetch: fetchFn,
+    });
+    const own = (await agent().rest.createThread(ticketId, "hooks: AI status")).id; // no one else's
+    function Ticket(): ReactNode {
+      const status = useThreadUpdates({ ticketId });
+      useThreads({ ticketId });
+      const ai = useAIStatus(own);
+      return <p data-testid="ai">{status} {ai.data?.status ?? "none"}</p>;
+    }
+    render(
+      <QueryClientProvider client={new QueryClient()}>
+        <ThreadcastProvider client={client}><Ticket /></ThreadcastProvider>
+      </QueryClientProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId("ai").textContent).toMatch(/^SUBSCRIBED /));
+    await waitFor(() => expect(client.transport.channels.all()).toHaveLength(2));
+    await agent().rest.setAIStatus(own, "processing", 40);
+    await waitFor(() => expect(screen.getByTestId("ai").textContent).toBe("SUBSCRIBED processing"));
+    expect(most).toBe(1); // never two streams at once
+    expect(open).toBe(1);
+    const query = new URL(urls.at(-1) ?? "").searchParams;
+    expect(query.getAll("channel")).toEqual([`ticket-threads:${ticketId}`]);
     client.close();
   });
 });
