@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from threadcast import auth, payloads
-from threadcast.db import as_identity, as_identity_at_head
+from threadcast.db import as_identity, as_identity_at_head, privilege_message
 from threadcast.errors import HTTPError
 from threadcast.sqlfiles import queries
 
@@ -110,24 +110,35 @@ def check_write_origin(request: Request) -> None:
 POSITION_HEADER = "Threadcast-Position"
 
 
-def authenticated(request: Request) -> auth.Principal:
-    """The caller (Authorization header only); a write's origin checked."""
+async def authenticated(request: Request) -> auth.Principal:
+    """The caller (Authorization header only), a user of the ticket application; a write's
+    origin checked."""
     try:
-        principal = auth.authenticate(request, request.app.state.settings, header_only=True)
+        verifier = request.app.state.verifier
+        principal = await auth.authenticate(request, verifier, header_only=True)
     except auth.AuthError as exc:
         raise HTTPError(401, "unauthorized", exc.message) from exc
+    if principal.identity.user_id is None:
+        # The ticket application's users are uuids (realtime.uid() is null for this sub).
+        raise HTTPError(
+            403,
+            "sub_not_uuid",
+            f"the ticket API identifies users by uuid; this token's sub"
+            f" {principal.identity.sub[:64]!r} is not one (streams of channels whose rules"
+            " read request.jwt.claims still work)",
+        )
     if request.method not in ("GET", "HEAD"):
         check_write_origin(request)
     return principal
 
 
 @contextlib.contextmanager
-def sql_errors() -> Iterator[None]:
-    """Translate the SQL errors a request can cause into JSON 4xx answers."""
+def sql_errors(role: str) -> Iterator[None]:
+    """Translate the SQL errors a request as `role` can cause into JSON 4xx answers."""
     try:
         yield
     except psycopg.errors.InsufficientPrivilege as exc:
-        raise HTTPError(403, "forbidden", exc.diag.message_primary or "not allowed") from exc
+        raise HTTPError(403, "forbidden", privilege_message(exc, role)) from exc
     except psycopg.errors.InvalidParameterValue as exc:  # 22023: e.g. a bad AI status
         raise HTTPError(400, "bad_request", exc.diag.message_primary or "invalid") from exc
     except (psycopg.errors.CheckViolation, psycopg.errors.StringDataRightTruncation) as exc:
@@ -143,8 +154,8 @@ def as_caller(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
     @functools.wraps(handler)  # keeps the docstring: its operation in /openapi.json
     async def endpoint(request: Request) -> Response:
-        principal = authenticated(request)
-        with sql_errors():
+        principal = await authenticated(request)
+        with sql_errors(principal.identity.role):
             async with as_identity(request.app.state.pool, principal.identity) as conn:
                 return await handler(request, conn)
 
@@ -160,8 +171,8 @@ def as_reader(handler: ReadHandler) -> Callable[[Request], Awaitable[Response]]:
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
-        principal = authenticated(request)
-        with sql_errors():
+        principal = await authenticated(request)
+        with sql_errors(principal.identity.role):
             async with as_identity_at_head(request.app.state.pool, principal.identity) as (
                 conn,
                 at,

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from threadcast import api, db, demo, metrics, migrations, openapi, stream
+from threadcast import api, auth, db, demo, metrics, migrations, openapi, roles, stream
 from threadcast.config import Settings, cors_origins, signing_key_problem
 from threadcast.errors import (
     DATABASE_UNAVAILABLE,
@@ -32,6 +32,10 @@ from threadcast.ratelimit import Limiter, RequestLimitsMiddleware
 from threadcast.sqlfiles import static_dir
 
 log = logging.getLogger(__name__)
+
+# The ticket application's routes (its REST API, the demo's users), mounted only on a database
+# that has it.
+TICKET_ROUTES = [Route("/demo/users", demo.users_endpoint), *api.routes]
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -112,8 +116,14 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         url = settings.database_url
         assert url is not None
-        if not await asyncio.to_thread(migrations.is_current, url):
-            raise migrations.NotMigrated(url)
+        # The ticket REST API and the demo's users only where the ticket application is
+        # installed; an engine-only database serves streams of whatever channels it has.
+        if await asyncio.to_thread(migrations.has_ticket_app, url):
+            if TICKET_ROUTES[0] not in app.router.routes:
+                app.router.routes[-1:-1] = TICKET_ROUTES
+        else:
+            log.info("engine-only database: serving streams, no ticket REST API")
+        app.state.openapi = None  # its routes are known now
         pool = db.create_pool(
             url,
             min_size=settings.pool_min_size,
@@ -122,6 +132,14 @@ def create_app(settings: Settings) -> Starlette:
         )
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        try:
+            async with pool.connection() as conn:
+                await roles.check_allowed_roles(conn, app.state.verifier.roles)
+        except BaseException:
+            await pool.close()
+            raise
+        if app.state.verifier.jwks is not None:
+            await app.state.verifier.jwks.prefetch()  # a failure is logged; tokens retry
         dispatch_pool = db.create_pool(
             url, min_size=1, max_size=settings.read_connections + 1, name="threadcast-dispatch"
         )
@@ -152,9 +170,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", metrics.endpoint),
             Route("/v1/channels/{channel:str}/stream", stream.endpoint),
             Route("/v1/stream", stream.multi_endpoint),
-            Route("/demo/users", demo.users_endpoint),
             Route("/openapi.json", openapi.endpoint),
-            *api.routes,
+            # TICKET_ROUTES go here when the database has the ticket application.
             Mount("/static", StaticFiles(directory=static_dir()), name="static"),
         ],
         middleware=middleware(settings),
@@ -166,6 +183,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.verifier = auth.Verifier(settings)
     app.state.cors_origins = cors_origins(settings)
     app.state.metrics = metrics.Metrics()
     app.state.limiter = Limiter(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
 
 # Signs the demo's tokens only (`threadcast serve` on the embedded database); it is public, so
 # a server on a configured database refuses it.
@@ -20,12 +21,23 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
 
-    # Auth: an HS256 shared secret (at least 32 bytes), or a PEM public key for RS256/ES256.
-    # Neither is optional on a configured database; the demo signs with DEV_SECRET.
+    # Auth: an HS256 shared secret (at least 32 bytes), a PEM public key (RS256, ES256 or
+    # EdDSA), or an identity provider's JWKS URL. One is needed on a configured database; the
+    # demo signs with DEV_SECRET.
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None  # when set, every token's `iss` must equal it
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = 0
+    # A token of a kid the cached keys lack refetches the key set at most this often.
+    jwks_refetch_interval_seconds: float = 30.0
+    # Cached keys older than this are refetched on their next use (kept if the fetch fails).
+    jwks_max_age_seconds: float = 300.0
+    jwks_timeout_seconds: float = 5.0
+    # Database roles a token's `role` claim may select (comma-separated); the server's login
+    # must be a member of each (GRANT <role> TO <login>), so that it can SET ROLE to it.
+    allowed_roles: str = "authenticated"
 
     # Delivery.
     batch_window_ms: float = 5.0  # wake-ups within this window share one read per identity
@@ -117,16 +129,60 @@ def cors_origins(settings: Settings) -> list[str]:
     return origins
 
 
+ROLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def allowed_roles(settings: Settings) -> tuple[str, ...]:
+    """THREADCAST_ALLOWED_ROLES as a tuple of role names."""
+    roles = tuple(r.strip() for r in settings.allowed_roles.split(",") if r.strip())
+    if not roles:
+        raise ValueError("THREADCAST_ALLOWED_ROLES is empty: name at least one database role")
+    for role in roles:
+        if not ROLE_RE.match(role):
+            raise ValueError(f"THREADCAST_ALLOWED_ROLES: {role[:80]!r} is not a role name")
+    return roles
+
+
+def jwks_url_problem(url: str) -> str | None:
+    """Why THREADCAST_JWKS_URL will not do, or None. Keys fetched over plain http could be
+    swapped on the way, so http is for loopback providers only (tests, a sidecar)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return None
+    return (
+        f"THREADCAST_JWKS_URL {url[:200]!r} must be an https:// URL (http:// only on loopback),"
+        " e.g. https://<project>.supabase.co/auth/v1/.well-known/jwks.json"
+    )
+
+
 def signing_key_problem(settings: Settings) -> str | None:
     """Why the server must not start with these keys, or None when they will do."""
-    if settings.demo or settings.jwt_public_key:
+    try:
+        allowed_roles(settings)
+    except ValueError as exc:
+        return str(exc)
+    if settings.jwks_url and (problem := jwks_url_problem(settings.jwks_url)):
+        return problem
+    if settings.demo:
+        return None
+    if settings.jwt_public_key or settings.jwks_url:
+        if settings.jwt_secret and (problem := secret_problem(settings.jwt_secret)):
+            return problem  # a secret beside them still signs HS256 tokens: it must be good
         return None
     secret = settings.jwt_secret
     if not secret:
         return (
             "set THREADCAST_JWT_SECRET (a random string of at least 32 bytes, e.g. `openssl rand"
-            " -hex 32`) or THREADCAST_JWT_PUBLIC_KEY (a PEM public key) to verify tokens with"
+            " -hex 32`), THREADCAST_JWT_PUBLIC_KEY (a PEM public key) or THREADCAST_JWKS_URL"
+            " (your identity provider's key set) to verify tokens with"
         )
+    return secret_problem(secret)
+
+
+def secret_problem(secret: str) -> str | None:
     if secret == DEV_SECRET:
         return "THREADCAST_JWT_SECRET is the public development secret; choose your own"
     if len(secret.encode()) < MIN_SECRET_BYTES:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -21,20 +23,68 @@ class DatabaseError(ThreadcastError):
     """The database is unreachable or misconfigured."""
 
 
+# Claims that differ between two tokens of one session: left out of an identity, so those
+# tokens share one read per batch. RLS has no use for them (expiry is the server's job).
+PER_TOKEN_CLAIMS = frozenset({"exp", "iat", "nbf", "jti"})
+# The engine's one-statement reads (realtime.read_batch, realtime.authorize) set these roles
+# and claims of only {sub, role}; any other identity is read in a transaction of its own.
+BATCH_ROLES = ("anon", "authenticated")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$", re.IGNORECASE)
+
+
+def canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 @dataclass(frozen=True)
 class Identity:
-    """What RLS reads about a caller: role and user id, nothing else.
+    """What RLS reads about a caller: its role, its `sub` (any text: Auth0's `auth0|abc` as
+    well as a uuid), and its token's other lasting claims as `request.jwt.claims`.
 
-    Two tokens of one user (different iat/exp) give equal identities, so their connections
+    Two tokens of one user (different iat/exp/jti) give equal identities, so their connections
     share one read per batch.
     """
 
-    sub: uuid.UUID
+    sub: str
     role: str = "authenticated"
+    # The claims document RLS sees (canonical JSON: sorted keys); {sub, role} when left empty.
+    claims_json: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.claims_json:
+            object.__setattr__(self, "claims_json", self._plain_claims())
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any], role: str) -> Identity:
+        """The identity of a verified token's claims, acting as `role`."""
+        lasting = {k: v for k, v in claims.items() if k not in PER_TOKEN_CLAIMS}
+        lasting["role"] = role
+        return cls(sub=str(claims["sub"]), role=role, claims_json=canonical_json(lasting))
+
+    def _plain_claims(self) -> str:
+        return canonical_json({"role": self.role, "sub": self.sub})
 
     @property
-    def claims_json(self) -> str:
-        return json.dumps({"sub": str(self.sub), "role": self.role}, separators=(",", ":"))
+    def batchable(self) -> bool:
+        """Whether realtime.read_batch/authorize can act as this identity: they set only
+        sub and role, and only the roles in BATCH_ROLES."""
+        return self.role in BATCH_ROLES and self.claims_json == self._plain_claims()
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        """`sub` as a uuid when it is one (realtime.uid()'s rule), else None."""
+        return uuid.UUID(self.sub) if UUID_RE.match(self.sub) else None
+
+
+def privilege_message(exc: psycopg.Error, role: str) -> str:
+    """The database's refusal, with what to grant when it refused SET ROLE."""
+    message = exc.diag.message_primary or "permission denied"
+    if "set role" in message.lower():
+        message += (
+            f": the server's database login must be a member of role {role!r} to act as it"
+            f" (GRANT {role} TO <login>)"
+        )
+    return message
 
 
 def create_pool(
@@ -67,7 +117,7 @@ async def become(conn: AsyncConnection, identity: Identity) -> None:
     await conn.execute(
         "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
         " set_config('request.jwt.claim.sub', %s, true)",
-        (identity.role, identity.claims_json, str(identity.sub)),
+        (identity.role, identity.claims_json, identity.sub),
     )
 
 

@@ -135,12 +135,34 @@ def is_current(database_url: str, *, engine_only: bool = False) -> bool:
     return head_revisions(engine_only=engine_only) <= applied_revisions(database_url)
 
 
+APP_TRACK = "ticket_app"
+
+
+def track_revisions(track: str) -> set[str]:
+    """Every revision of one track (alembic gives each the label of its baseline)."""
+    return {r.revision for r in _script().walk_revisions() if track in r.branch_labels}
+
+
+def has_ticket_app(database_url: str) -> bool:
+    """Whether the database is current with both tracks (True) or has the engine alone
+    (False): `threadcast serve` mounts the ticket REST API only on the first. NotMigrated
+    when it is neither (the engine behind, or the ticket application at an old revision)."""
+    applied = applied_revisions(database_url)
+    if head_revisions() <= applied:
+        return True
+    if head_revisions(engine_only=True) <= applied and not applied & track_revisions(APP_TRACK):
+        return False
+    raise NotMigrated(database_url)
+
+
 class NotMigrated(RuntimeError):
     """The database is not at the schema this server needs."""
 
     def __init__(self, database_url: str) -> None:
         super().__init__(
-            f"the database is not migrated to {', '.join(sorted(head_revisions()))}: run"
-            " `threadcast migrate` (or `alembic upgrade heads` with DATABASE_URL set) first"
+            f"the database is not migrated to {', '.join(sorted(head_revisions()))} (or to"
+            f" {', '.join(sorted(head_revisions(engine_only=True)))} alone, the engine without"
+            " the ticket application): run `threadcast migrate` (or `threadcast migrate"
+            " --engine-only`) first"
         )
         self.database_url = database_url

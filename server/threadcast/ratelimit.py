@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ class Limiter:
         self.settings = settings
         self.clock = clock
         self._buckets: dict[str, TokenBucket] = {}
-        self._open: defaultdict[uuid.UUID, int] = defaultdict(int)
+        self._open: defaultdict[str, int] = defaultdict(int)
 
     def check_connect_attempt(self, ip: str) -> None:
         """Raise 429 when `ip` exceeds settings.connect_attempts_per_ip_per_minute."""
@@ -71,19 +70,19 @@ class Limiter:
             if bucket.tokens + (now - bucket.updated) * bucket.rate >= bucket.capacity:
                 del self._buckets[ip]
 
-    def acquire_connection(self, sub: uuid.UUID) -> None:
+    def acquire_connection(self, sub: str) -> None:
         """Count an open stream for `sub`; 429 past settings.max_connections_per_user."""
         limit = self.settings.max_connections_per_user
         if self._open[sub] >= limit:
             raise too_many(f"you already have {limit} open streams; close one first", 5)
         self._open[sub] += 1
 
-    def release_connection(self, sub: uuid.UUID) -> None:
+    def release_connection(self, sub: str) -> None:
         self._open[sub] -= 1
         if self._open[sub] <= 0:
             del self._open[sub]
 
-    def open_connections(self, sub: uuid.UUID) -> int:
+    def open_connections(self, sub: str) -> int:
         return self._open.get(sub, 0)
 
 

@@ -22,11 +22,13 @@ import time
 from collections.abc import AsyncIterator
 
 import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 
 from threadcast import auth, subscriptions
-from threadcast.db import Identity
+from threadcast.db import Identity, as_identity, privilege_message
 from threadcast.errors import HTTPError
 from threadcast.hub import Connection, Hub, Position, format_position
 from threadcast.sqlfiles import queries
@@ -55,29 +57,62 @@ def parse_position(raw: str, what: str) -> Position:
 async def authorize_channels(
     request: Request, identity: Identity, channels: list[subscriptions.Subscription]
 ) -> None:
-    """Each channel's authorize function, as the user (realtime.authorize), pipelined on one
-    connection: 100 channels cost about one round trip. 403 names the first refused."""
-    sql = queries("relay")["authorize"]
+    """Each channel's authorize function, as the user. Where the engine can act as this
+    identity, realtime.authorize pipelined on one connection (100 channels cost about one round
+    trip); else one transaction as the identity. 403 names the first refused."""
     try:
-        async with request.app.state.pool.connection() as conn, conn.pipeline():
-            cursors = [
-                await conn.execute(
-                    sql,
-                    {
-                        "role": identity.role,
-                        "sub": str(identity.sub),
-                        "prefix": s.channel_info.prefix,
-                        "argument": s.key,
-                    },
-                )
-                for s in channels
-            ]
-            rows = [await cur.fetchone() for cur in cursors]
+        if identity.batchable:
+            allowed = await authorize_pipelined(request.app.state.pool, identity, channels)
+        else:
+            allowed = await authorize_in_transaction(request.app.state.pool, identity, channels)
     except psycopg.errors.DataError as exc:
         raise HTTPError(400, "bad_channel", f"invalid channel: {exc.diag.message_primary}") from exc
-    for subscription, row in zip(channels, rows, strict=True):
-        if not row or row["allowed"] is not True:
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise HTTPError(403, "forbidden", privilege_message(exc, identity.role)) from exc
+    for subscription, ok in zip(channels, allowed, strict=True):
+        if not ok:
             raise HTTPError(403, "forbidden", f"you may not subscribe to {subscription.channel!r}")
+
+
+async def authorize_pipelined(
+    pool: AsyncConnectionPool, identity: Identity, channels: list[subscriptions.Subscription]
+) -> list[bool]:
+    """realtime.authorize for each channel (it sets role and sub only), pipelined."""
+    statement = queries("relay")["authorize"]
+    async with pool.connection() as conn, conn.pipeline():
+        cursors = [
+            await conn.execute(
+                statement,
+                {
+                    "role": identity.role,
+                    "sub": identity.sub,
+                    "prefix": s.channel_info.prefix,
+                    "argument": s.key,
+                },
+            )
+            for s in channels
+        ]
+        rows = [await cur.fetchone() for cur in cursors]
+    return [bool(row and row["allowed"] is True) for row in rows]
+
+
+async def authorize_in_transaction(
+    pool: AsyncConnectionPool, identity: Identity, channels: list[subscriptions.Subscription]
+) -> list[bool]:
+    """Each channel's authorize function under the identity's role and whole claims document,
+    which realtime.authorize() cannot set (it takes a role and a sub). The function and type
+    names are realtime.channels' regproc/regtype text, which only the database owner writes,
+    composed as realtime.authorize() composes them."""
+    allowed = []
+    async with as_identity(pool, identity) as conn:
+        for subscription in channels:
+            info = subscription.channel_info
+            statement = sql.SQL("select {}(%s::{}) as allowed").format(
+                sql.SQL(info.authorize_function), sql.SQL(info.argument_type)
+            )
+            row = await (await conn.execute(statement, (subscription.key,))).fetchone()
+            allowed.append(bool(row and row["allowed"] is True))
+    return allowed
 
 
 async def endpoint(request: Request) -> EventSourceResponse:
@@ -126,7 +161,7 @@ async def endpoint(request: Request) -> EventSourceResponse:
       429: too many connection attempts or open streams
       503: the server is shutting down
     """
-    hub, principal = admit(request)
+    hub, principal = await admit(request)
     settings = request.app.state.settings
     catalog = await hub.catalog()
     specs = request.query_params.getlist("on")
@@ -138,7 +173,7 @@ async def endpoint(request: Request) -> EventSourceResponse:
     return open_stream(request, principal, [subscription], cursor, {}, tagged=False)
 
 
-def admit(request: Request) -> tuple[Hub, auth.Principal]:
+async def admit(request: Request) -> tuple[Hub, auth.Principal]:
     """The checks before any work: shutting down (503), connect rate (429), token (401)."""
     app = request.app
     hub: Hub = app.state.hub
@@ -149,7 +184,7 @@ def admit(request: Request) -> tuple[Hub, auth.Principal]:
     client_ip = request.client.host if request.client else "unknown"
     app.state.limiter.check_connect_attempt(client_ip)
     try:
-        return hub, auth.authenticate(request, app.state.settings)
+        return hub, await auth.authenticate(request, app.state.verifier)
     except auth.AuthError as exc:
         raise HTTPError(401, "unauthorized", exc.message) from exc
 
@@ -249,7 +284,7 @@ async def multi_endpoint(request: Request) -> EventSourceResponse:
       429: too many connection attempts or open streams
       503: the server is shutting down
     """
-    hub, principal = admit(request)
+    hub, principal = await admit(request)
     settings = request.app.state.settings
     catalog = await hub.catalog()
     channels, starts = parse_channels(
@@ -321,7 +356,7 @@ async def relay(
     opened = time.monotonic()
     frames = 0
     fields = {
-        "sub": str(conn.identity.sub),
+        "sub": conn.identity.sub,
         "channel": ",".join(conn.channels),
         "resume": cursor is not None,
     }
