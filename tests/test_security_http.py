@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.servers import RunningServer, start_server
 from tests.sse import StreamReader, stream_url
@@ -54,7 +56,15 @@ def test_a_configured_database_needs_a_real_signing_key(
 
 def test_a_32_byte_secret_a_public_key_or_demo_mode_will_do(database_url: str) -> None:
     create_app(Settings(database_url=database_url, jwt_secret="x" * 32))
-    create_app(Settings(database_url=database_url, jwt_public_key="-----BEGIN PUBLIC KEY-----"))
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    create_app(Settings(database_url=database_url, jwt_public_key=pem))
+    with pytest.raises(ValueError, match="THREADCAST_JWT_PUBLIC_KEY is not a PEM public key"):
+        create_app(Settings(database_url=database_url, jwt_public_key="-----BEGIN PUBLIC KEY-----"))
     demo = Settings(database_url=database_url, demo=True)
     create_app(demo)
     # The development secret signs the demo's tokens and nothing else.

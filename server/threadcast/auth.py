@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 import uuid
@@ -10,14 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from starlette.requests import HTTPConnection
 
 from threadcast import ThreadcastError
 from threadcast.config import Settings, allowed_roles, hs256_secret
 from threadcast.db import Identity
 from threadcast.jwks import JwksKeys, KeyNotFound
+from threadcast.keys import public_key
 
 MAX_TOKEN_BYTES = 8192
 COOKIE_NAME = "threadcast_token"
@@ -59,28 +57,7 @@ def token_from(request: HTTPConnection, *, header_only: bool = False) -> str:
     return token
 
 
-PUBLIC_KEY_ALGORITHMS: dict[type, list[str]] = {
-    rsa.RSAPublicKey: ["RS256"],
-    ed25519.Ed25519PublicKey: ["EdDSA"],
-}
-EC_ALGORITHMS = {"secp256r1": ["ES256"], "secp384r1": ["ES384"]}
 MAX_SUB_CHARS = 255  # OpenID Connect's bound on `sub`
-
-
-@functools.cache
-def public_key(pem: str) -> tuple[object, list[str]]:
-    """THREADCAST_JWT_PUBLIC_KEY loaded, with the one algorithm its type signs with (so an
-    RSA key never verifies an ES256 token, nor the reverse)."""
-    try:
-        key = serialization.load_pem_public_key(pem.encode())
-    except ValueError as exc:
-        raise ValueError(f"THREADCAST_JWT_PUBLIC_KEY is not a PEM public key: {exc}") from exc
-    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in EC_ALGORITHMS:
-        return key, EC_ALGORITHMS[key.curve.name]
-    for kind, algorithms in PUBLIC_KEY_ALGORITHMS.items():
-        if isinstance(key, kind):
-            return key, algorithms
-    raise ValueError("THREADCAST_JWT_PUBLIC_KEY: use an RSA, EC P-256/P-384 or Ed25519 public key")
 
 
 def claims_problem(claims: dict[str, Any]) -> str | None:
@@ -123,8 +100,6 @@ class Verifier:
             if settings.jwks_url
             else None
         )
-        if settings.jwt_public_key:
-            public_key(settings.jwt_public_key)  # a bad key stops the server, not every token
 
     async def principal(self, token: str, *, now: float | None = None) -> Principal:
         """Verify a token and return who it names; AuthError says what was wrong."""

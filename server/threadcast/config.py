@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, fields
 from urllib.parse import urlsplit
 
+from threadcast.keys import public_key
+
 # Signs the demo's tokens only (`threadcast serve` on the embedded database); it is public, so
 # a server on a configured database refuses it.
 DEV_SECRET = "threadcast-dev-secret-change-me-0123456789"
@@ -168,6 +170,11 @@ def signing_key_problem(settings: Settings) -> str | None:
         return problem
     if settings.demo:
         return None
+    if settings.jwt_public_key:
+        try:
+            public_key(settings.jwt_public_key)
+        except ValueError as exc:
+            return str(exc)
     if settings.jwt_public_key or settings.jwks_url:
         if settings.jwt_secret and (problem := secret_problem(settings.jwt_secret)):
             return problem  # a secret beside them still signs HS256 tokens: it must be good
