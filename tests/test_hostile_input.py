@@ -1007,9 +1007,6 @@ BAD_TOKENS = {
     "signature-stripped": sign({"sub": AGENT, "exp": NOW + 3600}).rsplit(".", 1)[0] + ".",
     "missing-sub": sign({"exp": NOW + 3600}),
     "missing-exp": sign({"sub": AGENT}),
-    "non-uuid-sub": sign({"sub": "admin", "exp": NOW + 3600}),
-    "injection-sub": sign({"sub": "'; drop table ticket_notes; --", "exp": NOW + 3600}),
-    "injection-uuid-sub": sign({"sub": AGENT + "' or '1'='1", "exp": NOW + 3600}),
     "int-sub": sign({"sub": 161, "exp": NOW + 3600}),
     "null-sub": sign({"sub": None, "exp": NOW + 3600}),
     "list-sub": sign({"sub": [AGENT], "exp": NOW + 3600}),
@@ -1030,6 +1027,31 @@ BAD_TOKENS = {
     "100kb": "a" * 100_000,
     "100kb-signed": sign({"sub": AGENT, "exp": NOW + 3600, "pad": "p" * 100_000}),
 }
+
+
+# Valid tokens whose sub is no uuid (an identity provider's `auth0|...` is one): they pass
+# authentication, but are no user of the ticket application, whose users are uuids.
+NON_UUID_SUBS = {
+    "non-uuid-sub": sign({"sub": "admin", "exp": NOW + 3600}),
+    "injection-sub": sign({"sub": "'; drop table ticket_notes; --", "exp": NOW + 3600}),
+    "injection-uuid-sub": sign({"sub": AGENT + "' or '1'='1", "exp": NOW + 3600}),
+}
+
+
+@pytest.mark.parametrize("name", list(NON_UUID_SUBS))
+def test_non_uuid_subs_are_no_ticket_users(env: Env, name: str) -> None:
+    """The ticket API answers 403 sub_not_uuid, the stream 403 forbidden; nothing changes."""
+    headers = {"Authorization": f"Bearer {NON_UUID_SUBS[name]}"}
+    with unchanged(env):
+        for response in (
+            env.client.get(f"/v1/tickets/{W.ticket}/threads", headers=headers),
+            env.client.post(f"/v1/threads/{W.thread}/notes", headers=headers, json={"body": "x"}),
+            env.client.delete(f"/v1/notes/{env.note_ids['a_public']}", headers=headers),
+        ):
+            assert response.status_code == 403, (name, response.text)
+            assert response.json()["error"] == "sub_not_uuid", (name, response.text)
+        answer = open_stream(env, W.topic, headers=headers)
+        assert answer.status == 403, (name, answer)
 
 
 @pytest.mark.parametrize("carrier", ["header", "query", "cookie"])
@@ -1135,7 +1157,7 @@ def test_generated_claims(env: Env, body: dict[str, Any], path: str, kid: str | 
         if path == "threads":
             response = env.client.get(f"/v1/tickets/{W.ticket}/threads", headers=headers)
             status = response.status_code
-            check(response, {200, 401, 404}, f"claims {body!r}")
+            check(response, {200, 401, 403, 404}, f"claims {body!r}")
         else:
             answer = open_stream(env, W.topic, headers=headers)
             status = answer.status
@@ -1143,11 +1165,13 @@ def test_generated_claims(env: Env, body: dict[str, Any], path: str, kid: str | 
     if principal is None:
         assert status == 401, f"claims {body!r} refused locally but {status} from the server"
     else:
-        sub = principal.identity.sub
-        may = sub in (W.agent, W.customer)
-        assert status == (200 if may else (404 if path == "threads" else 403)), (
-            f"claims {body!r}: {status}"
-        )
+        user = principal.identity.user_id  # realtime.uid(): the sub when it is a uuid
+        may = user in (W.agent, W.customer)
+        if path == "threads" and user is None:
+            expected = 403  # sub_not_uuid: the ticket API's users are uuids
+        else:
+            expected = 200 if may else (404 if path == "threads" else 403)
+        assert status == expected, f"claims {body!r}: {status}"
 
 
 MUTATIONS = ["flip", "delete", "insert", "swap-payload", "swap-header", "truncate", "duplicate"]

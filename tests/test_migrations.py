@@ -314,19 +314,40 @@ def test_an_unknown_revision_is_not_current(empty_database_url: str) -> None:
     assert not migrations.is_current(empty_database_url)
 
 
-def test_serve_refuses_a_database_that_misses_a_track(
+def test_serve_refuses_a_database_without_the_engine(
     empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`threadcast serve` on an engine-only database says what to run, and starts nothing."""
+    """`threadcast serve` on a database never migrated says what to run, and starts nothing."""
     from threadcast.cli import main
 
-    migrations.upgrade(empty_database_url, migrations.ENGINE_ONLY)
     monkeypatch.setenv("DATABASE_URL", empty_database_url)
     monkeypatch.setenv("THREADCAST_JWT_SECRET", "threadcast-test-secret-0123456789abcdef")
     assert main(["serve"]) == 2
     error = capsys.readouterr().err
     assert f"not migrated to {', '.join(sorted(migrations.head_revisions()))}" in error
-    assert "threadcast migrate" in error
+    assert "threadcast migrate" in error and "--engine-only" in error
+
+
+def test_serve_takes_the_engine_alone_or_both_tracks_at_their_heads(
+    make_empty_database: Callable[[], str],
+) -> None:
+    """Both tracks: the ticket API is mounted. The engine alone: streams only (tests/test_jwks.py
+    serves one). The engine behind its head: refused, with or without the application."""
+    both, engine, behind = make_empty_database(), make_empty_database(), make_empty_database()
+    migrations.upgrade(both)
+    migrations.upgrade(engine, migrations.ENGINE_ONLY)
+    migrations.upgrade(behind, "realtime_0001")
+    assert migrations.has_ticket_app(both) is True
+    assert migrations.has_ticket_app(engine) is False
+    with pytest.raises(migrations.NotMigrated):
+        migrations.has_ticket_app(behind)
+    migrations.upgrade(behind, "ticket_app@head")  # the application, on an engine behind
+    assert not migrations.is_current(behind, engine_only=True)
+    with pytest.raises(migrations.NotMigrated):
+        migrations.has_ticket_app(behind)
+    app_track = migrations.track_revisions("ticket_app")
+    assert "ticket_app_0001" in app_track
+    assert not app_track & migrations.track_revisions("realtime")
 
 
 def test_an_offline_downgrade_is_refused_with_what_to_run_instead(
