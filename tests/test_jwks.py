@@ -164,6 +164,14 @@ def threads(server: RunningServer, token: str) -> httpx.Response:
     )
 
 
+def wait_for_hits(provider: Provider, hits: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while provider.hits < hits:
+        assert time.monotonic() < deadline, f"{provider.hits} requests, not {hits}"
+        time.sleep(0.02)
+    assert provider.hits == hits
+
+
 def assert_refused(response: httpx.Response, says: str) -> None:
     assert response.status_code == 401, response.text
     body = response.json()
@@ -240,7 +248,9 @@ def test_a_removed_key_is_refused_after_the_next_refetch(
     provider.keys = [new]  # old retired
     assert threads(server, token).status_code == 200  # still cached: no refetch yet
     assert provider.hits == 1
-    time.sleep(2 * INTERVAL + 0.1)  # past the cache's max age: the next use refetches
+    time.sleep(2 * INTERVAL + 0.1)  # past the cache's max age: the next use refetches...
+    assert threads(server, token).status_code == 200  # ...behind it, not holding it up
+    wait_for_hits(provider, 2)
     assert_refused(threads(server, token), "no key 'key-1' in the identity provider's key set")
     assert provider.hits == 2
     assert threads(server, new.sign(supabase_claims(World.customer))).status_code == 200
@@ -279,16 +289,26 @@ def test_cached_keys_verify_while_the_provider_is_down(
 
     provider.down = True
     time.sleep(INTERVAL)  # the keys are past their max age, and the interval has passed
-    assert threads(server, token).status_code == 200  # the refetch failed: cached keys kept
-    assert provider.hits == 2
+    assert threads(server, token).status_code == 200
+    wait_for_hits(provider, 2)
+    time.sleep(0.1)  # the failed refetch has been handled
+    assert threads(server, token).status_code == 200  # it failed: cached keys kept
     for _ in range(5):  # failed attempts count too: no second request within the interval
         assert threads(server, token).status_code == 200
     assert provider.hits == 2
 
     provider.stop()  # now nothing listens at all
     time.sleep(INTERVAL)
+    verifier = server.server.config.app.state.verifier
+    attempts = verifier.jwks.fetches
     assert threads(server, token).status_code == 200
-    assert provider.hits == 2  # the attempt found no server
+    deadline = time.monotonic() + 10
+    while verifier.jwks.fetches == attempts and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert verifier.jwks.fetches == attempts + 1  # it tried, found no server...
+    time.sleep(0.1)
+    assert threads(server, token).status_code == 200  # ...and kept the keys
+    assert provider.hits == 2
 
 
 def test_a_provider_down_at_startup_is_retried_by_the_first_token(

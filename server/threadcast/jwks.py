@@ -5,8 +5,8 @@ PyJWT's PyJWKClient fetches and parses the key set (http/https only, no redirect
 
 - a kid the cache lacks refetches the set at most once per `refetch_interval` (however many
   tokens name unknown kids, the provider sees one request per interval);
-- keys older than `max_age` are refetched on their next use, so a key the provider removed
-  stops verifying after that refetch;
+- keys older than `max_age` are refetched in the background on their next use, so a key the
+  provider removed stops verifying once that refetch is in;
 - a failed fetch keeps the cached keys (a provider outage does not sign everyone out), and
   counts as an attempt, so an unreachable provider is not asked again before the interval;
 - fetches run in a thread, one at a time, never on the event loop.
@@ -46,13 +46,20 @@ class JwksKeys:
         self._fetched_at: float | None = None  # monotonic time of the last good fetch
         self._attempted_at: float | None = None  # ... of the last attempt, good or not
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
         self.fetches = 0  # attempts, for tests and logs
 
     async def key(self, kid: str) -> PyJWK:
         """The signing key of `kid`; KeyNotFound when the provider has none."""
-        if self._stale():
-            await self._refresh(reason="keys older than max age", when=self._stale)
         key = self._keys.get(kid)
+        if key is not None and self._stale():
+            # Refetch behind this request: a slow provider must not hold up known keys. The
+            # request after it sees the new set (without the key, if the provider dropped it).
+            if self._background is None or self._background.done():
+                self._background = asyncio.create_task(
+                    self._refresh(reason="keys older than max age", when=self._stale)
+                )
+            return key
         if key is None:
             await self._refresh(
                 reason=f"unknown kid {kid[:64]!r}", when=lambda: kid not in self._keys
