@@ -5,6 +5,7 @@ server on real PostgreSQL (the ticket application's database, and an engine-only
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from psycopg import sql
 
-from tests.servers import RunningServer, start_server
+from tests.servers import TEST_SECRET, RunningServer, start_server
 from tests.sse import StreamReader, stream_url
 from tests.support import World, add_note
 from threadcast import auth, jwks, migrations
@@ -661,3 +662,75 @@ def test_verifier_decodes_hs256_without_the_key_set() -> None:
     principal = auth.decode(auth.issue(settings, "auth0|abc"), settings)
     assert principal.identity.sub == "auth0|abc" and principal.identity.user_id is None
     assert principal.identity.batchable
+
+
+def test_an_allowed_role_the_login_cannot_set_stops_the_server(
+    database_url: str, staff_role: str
+) -> None:
+    """The server logging in as threadcast (not a superuser), which was never granted the role."""
+    as_threadcast = database_url.replace("postgresql://postgres@", "postgresql://threadcast@")
+    assert as_threadcast != database_url
+    settings = Settings(
+        database_url=as_threadcast,
+        jwt_secret="threadcast-test-secret-0123456789abcdef",
+        allowed_roles=f"authenticated,{staff_role}",
+    )
+    with pytest.raises(
+        RoleProblem,
+        match=f"the server's login 'threadcast' cannot SET ROLE to it: run grant {staff_role}"
+        " to threadcast",
+    ):
+        start_lifespan(settings)
+    start_lifespan(dataclasses.replace(settings, allowed_roles="authenticated"))
+
+
+def test_a_role_revoked_while_serving_gets_403_saying_what_to_grant(
+    database_url: str, world: World, staff_role: str, server_url: str
+) -> None:
+    as_threadcast = database_url.replace("postgresql://postgres@", "postgresql://threadcast@")
+    grant = sql.SQL("grant {} to threadcast").format(sql.Identifier(staff_role))
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(grant)
+    server = start_server(as_threadcast, allowed_roles=f"authenticated,{staff_role}")
+    try:
+        claims = {"sub": str(World.customer), "role": staff_role, "exp": int(time.time()) + 600}
+        token = jwt.encode(claims, TEST_SECRET, "HS256")
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("revoke {} from threadcast").format(sql.Identifier(staff_role)))
+        hint = f"must be a member of role {staff_role!r} to act as it (GRANT {staff_role} TO"
+        response = threads(server, token)
+        assert response.status_code == 403 and hint in response.json()["message"], response.text
+        reader = StreamReader(stream_url(server.url, World().topic), token).start()
+        reader.ended.wait(10)
+        assert reader.status_code == 403 and hint in (reader.error_body or ""), reader.error_body
+    finally:
+        server.stop()
+
+
+def test_two_tokens_of_one_session_are_one_identity(provider: Provider) -> None:
+    """The claims RLS sees leave out exp/iat/nbf/jti, so tokens refreshed within a session share
+    one identity (and one read per batch); another session of the user is another identity."""
+    (key,) = provider.keys
+    verifier = auth.Verifier(
+        Settings(jwks_url=provider.url, jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
+    )
+    first = supabase_claims(World.customer)
+    later = first | {"iat": first["iat"] - 30, "exp": first["exp"] + 60, "jti": "x", "nbf": 0}
+
+    async def run() -> list[auth.Principal]:
+        return [await verifier.principal(key.sign(c)) for c in (first, later)]
+
+    a, b = asyncio.run(run())
+    assert a.identity == b.identity and hash(a.identity) == hash(b.identity)
+    assert a.expires_at + 60 == b.expires_at
+    claims = json.loads(a.identity.claims_json)
+    assert claims == {k: v for k, v in first.items() if k not in ("exp", "iat")}
+    assert a.identity.sub == str(World.customer) and a.identity.user_id == World.customer
+    assert not a.identity.batchable  # more than sub and role: read in its own transaction
+    other_session = supabase_claims(World.customer)
+    assert (
+        auth.Verifier(Settings(jwt_secret=TEST_SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE))
+        .decode_static(jwt.encode(other_session, TEST_SECRET, "HS256"))
+        .identity
+        != a.identity
+    )
