@@ -523,6 +523,29 @@ def test_a_non_uuid_sub_streams_a_channel_its_claims_allow(engine_only: EngineOn
     assert refused.status_code == 403
 
 
+def test_a_non_uuid_sub_streams_many_channels_on_one_connection(engine_only: EngineOnly) -> None:
+    """/v1/stream: every channel authorized under the token's claims, in one transaction."""
+    token = engine_only.token("auth0|many", rooms=["lobby", "kitchen"])
+    channels = {"channel": ["room:lobby", "room:kitchen"]}
+    reader = StreamReader(f"{engine_only.server.url}/v1/stream", token, channels).start()
+    try:
+        reader.wait_subscribed()
+        engine_only.insert(30, "kitchen", "soup")
+        engine_only.insert(31, "attic", "dust")
+        engine_only.insert(32, "lobby", "hi")
+        reader.wait_for(lambda _: len(reader.changes()) == 2)
+        assert sorted(c["new"]["body"] for c in reader.changes()) == ["hi", "soup"]
+    finally:
+        reader.close()
+    response = httpx.get(
+        f"{engine_only.server.url}/v1/stream",
+        params={"channel": ["room:lobby", "room:attic"]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 403
+    assert response.json()["message"] == "you may not subscribe to 'room:attic'"
+
+
 def test_an_allowed_role_other_than_authenticated_reaches_rls_as_itself(
     engine_only: EngineOnly,
 ) -> None:
