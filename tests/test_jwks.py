@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -23,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from psycopg import sql
 
-from tests.servers import TEST_SECRET, RunningServer, start_server
+from tests.servers import TEST_SECRET, RunningServer, free_port, start_server
 from tests.sse import StreamReader, stream_url
 from tests.support import World, add_note
 from threadcast import auth, jwks, migrations
@@ -585,6 +588,44 @@ def test_an_engine_only_database_serves_streams_and_no_ticket_api(
         reader.wait_for(lambda _: len(reader.changes()) == 1)
     finally:
         reader.close()
+
+
+def test_threadcast_serve_starts_on_an_engine_only_database(
+    empty_database_url: str, provider: Provider
+) -> None:
+    """The command itself (not only the app): it starts, is ready, and routes no ticket API."""
+    migrations.upgrade(empty_database_url, migrations.ENGINE_ONLY)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": empty_database_url,
+        "THREADCAST_JWKS_URL": provider.url,
+        "THREADCAST_JWT_ISSUER": ISSUER,
+    }
+    served = subprocess.Popen(
+        [sys.executable, "-m", "threadcast.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert served.poll() is None, served.communicate()[0]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "threadcast serve did not become ready"
+            time.sleep(0.1)
+        paths = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["paths"]
+        assert "/v1/stream" in paths and not [p for p in paths if p.startswith("/v1/tickets")]
+        assert provider.hits == 1  # the key set, fetched at startup
+    finally:
+        served.terminate()
+        served.wait(30)
 
 
 # Startup refusals -----------------------------------------------------------------------------
