@@ -506,9 +506,9 @@ $$;
 -- cannot be judged on an event's row version the way the table judges that row it refuses,
 -- naming the policy: a policy reading the table itself (its answer for a row depends on the
 -- table's other rows and on that row still being there, which an event read later does not
--- see the same), a volatile function (its answer may differ between the two evaluations), the
--- claims document (auth.jwt(), realtime.claims(): events are read with sub and role only), an
--- expression the row alone cannot carry (a system column), or no permissive policy at all.
+-- see the same), a volatile function (its answer may differ between the two evaluations), an
+-- expression the row alone cannot carry (a system column), or no permissive policy at all. A
+-- policy may read the token's claims (auth.jwt()): events are read with each user's own.
 -- row_columns lists the columns (attnums) the rule reads when it reads nothing else of the row
 -- and has no subquery, so that the generated function can be inlined; otherwise it is null.
 create function realtime.policy_rule(tbl regclass, out expression text, out row_columns smallint[])
@@ -524,7 +524,6 @@ declare
     referenced smallint[] := '{}';
     inlinable boolean := true;
     volatile_function regprocedure;
-    claims_function regprocedure;
     explicit_form text;
 begin
     select c.relname, c.relrowsecurity into rel_name, rls from pg_catalog.pg_class c where c.oid = tbl;
@@ -565,20 +564,6 @@ begin
             raise exception 'realtime.enable: policy % on % calls volatile function %, whose answer for an event''s row may differ from the table''s',
                 pg_catalog.quote_ident(policy.polname), tbl, volatile_function
                 using errcode = '0A000', hint = explicit_form;
-        end if;
-        -- The stream reads as each user's role and sub (realtime.read_batch()), the claims its
-        -- identity groups are keyed by; a policy reading the claims document may read others.
-        select f.oid::regprocedure into claims_function
-          from pg_catalog.regexp_matches(policy.tree, ':funcid (\d+)', 'g') as m
-          join pg_catalog.pg_proc f on f.oid = m[1]::oid
-         where f.oid in (pg_catalog.to_regprocedure('realtime.claims()'),
-                         pg_catalog.to_regprocedure('auth.jwt()'))
-         limit 1;
-        if found then
-            raise exception 'realtime.enable: policy % on % reads the token''s claims (%), but events are read with the claims sub and role only',
-                pg_catalog.quote_ident(policy.polname), tbl, claims_function
-                using errcode = '0A000',
-                      hint = 'use auth.uid() or auth.role() in the policy; or ' || explicit_form;
         end if;
         -- Everything the policy reads must be a column of the row (never a system column).
         begin
@@ -1201,6 +1186,53 @@ as $$
     from realtime.ticks t
 $$;
 
+-- Refuses a role the server may not act as for a user: none, one that skips RLS (superuser,
+-- BYPASSRLS) or one that owns the log (owners skip its policies). anon and authenticated
+-- always do; any other is one the DBA granted the server's login (THREADCAST_ALLOWED_ROLES),
+-- and SET ROLE checks that grant.
+create function realtime.check_reader_role(user_role text, caller text) returns void
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    r pg_catalog.pg_roles;
+begin
+    if user_role in ('anon', 'authenticated') then
+        return;
+    end if;
+    if user_role in ('threadcast', session_user) then
+        raise exception '%: role % is the server''s own, not a role for users', caller, user_role
+            using errcode = '42501';
+    end if;
+    select * into r from pg_catalog.pg_roles where rolname = user_role;
+    if user_role is null or not found then
+        raise exception '%: no such role %', caller, coalesce(pg_catalog.quote_literal(user_role), 'none')
+            using errcode = '22023';
+    end if;
+    if r.rolsuper or r.rolbypassrls or pg_catalog.pg_has_role(
+        user_role,
+        (select c.relowner from pg_catalog.pg_class c where c.oid = 'realtime.messages'::pg_catalog.regclass),
+        'USAGE'
+    ) then
+        raise exception '%: role % would read without row-level security', caller, user_role
+            using errcode = '42501',
+                  hint = 'a role for users must not be a superuser, have BYPASSRLS or own the log';
+    end if;
+end
+$$;
+
+-- The claims document a user is read with: the token's lasting claims when the server passes
+-- them (any object), else {sub, role}; sub and role as the server verified them, always.
+create function realtime.reader_claims(user_role text, user_sub text, user_claims jsonb)
+returns text
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+    select (case when pg_catalog.jsonb_typeof(user_claims) = 'object' then user_claims
+                 else '{}'::jsonb end
+            operator(pg_catalog.||) pg_catalog.jsonb_build_object('sub', user_sub, 'role', user_role))::text
+$$;
+
 -- 5. One round trip to authorize a subscription.
 --
 -- The relay checked a subscription as the user in a transaction of four statements (begin,
@@ -1210,7 +1242,8 @@ $$;
 -- statement's own transaction ends them, even on an error), calls the channel's authorize
 -- function and returns its answer, null counting as no.
 create function realtime.authorize(
-    user_role text, user_sub text, channel_prefix text, channel_argument text
+    user_role text, user_sub text, channel_prefix text, channel_argument text,
+    user_claims jsonb default null
 ) returns boolean
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -1222,10 +1255,7 @@ declare
     caller_claims text := pg_catalog.current_setting('request.jwt.claims', true);
     caller_sub text := pg_catalog.current_setting('request.jwt.claim.sub', true);
 begin
-    if user_role is null or user_role not in ('anon', 'authenticated') then
-        raise exception 'realtime.authorize: role must be anon or authenticated, got %', user_role
-            using errcode = '22023';
-    end if;
+    perform realtime.check_reader_role(user_role, 'realtime.authorize');
     select * into channel from realtime.channels c where c.prefix = channel_prefix;
     if not found then
         raise exception 'realtime.authorize: no channel prefix %', channel_prefix
@@ -1233,7 +1263,7 @@ begin
     end if;
     perform pg_catalog.set_config('role', user_role, true),
             pg_catalog.set_config('request.jwt.claims',
-                pg_catalog.jsonb_build_object('sub', user_sub, 'role', user_role)::text, true),
+                realtime.reader_claims(user_role, user_sub, user_claims), true),
             pg_catalog.set_config('request.jwt.claim.sub', coalesce(user_sub, ''), true);
     -- Both names come from realtime.channels, which only the database owner writes
     -- (register_channel() checked the function's signature).
@@ -1248,7 +1278,7 @@ end
 $$;
 
 -- Reads one batch for many users in one statement: requests is a JSON array of {"role",
--- "sub", "ids": [message ids]}; for each it switches role and claims (SET LOCAL), reads the
+-- "sub", "claims"?, "ids": [message ids]}; for each it switches role and claims (SET LOCAL), reads the
 -- ids under that user's RLS, and returns, per request (0-based position in the array), the ids
 -- that user may read, with the payload text on the first row of each id and null after that.
 -- At the end it puts the caller's role and claims back (on an error the rollback does). One
@@ -1270,19 +1300,14 @@ declare
 begin
     for req in
         select (e.ordinality - 1)::integer as n, e.value ->> 'role' as role,
-               e.value ->> 'sub' as sub,
+               e.value ->> 'sub' as sub, e.value -> 'claims' as claims,
                array(select pg_catalog.jsonb_array_elements_text(e.value -> 'ids')::bigint) as ids
           from pg_catalog.jsonb_array_elements(requests) with ordinality as e(value, ordinality)
     loop
-        -- `null not in (...)` is null, not true: a missing role must not read as the caller.
-        if req.role is null or req.role not in ('anon', 'authenticated') then
-            raise exception 'read_batch: request %: role must be anon or authenticated, got %',
-                req.n, coalesce(pg_catalog.quote_literal(req.role), 'none')
-                using errcode = '22023';
-        end if;
+        perform realtime.check_reader_role(req.role, 'read_batch: request ' || req.n);
         perform pg_catalog.set_config('role', req.role, true),
                 pg_catalog.set_config('request.jwt.claims',
-                    pg_catalog.jsonb_build_object('sub', req.sub, 'role', req.role)::text, true),
+                    realtime.reader_claims(req.role, req.sub, req.claims), true),
                 pg_catalog.set_config('request.jwt.claim.sub', coalesce(req.sub, ''), true);
 
         -- Under the user's RLS: which of its ids may it see?
@@ -1383,8 +1408,10 @@ revoke execute on function realtime.summarize() from public;
 grant execute on function realtime.summarize() to threadcast;
 revoke execute on function realtime.advance(bigint, bigint, integer) from public;
 grant execute on function realtime.advance(bigint, bigint, integer) to threadcast;
-revoke execute on function realtime.authorize(text, text, text, text) from public;
-grant execute on function realtime.authorize(text, text, text, text) to threadcast;
+revoke execute on function realtime.authorize(text, text, text, text, jsonb) from public;
+grant execute on function realtime.authorize(text, text, text, text, jsonb) to threadcast;
+-- check_reader_role() and reader_claims() keep PUBLIC's execute: read_batch() calls them after
+-- it has switched to a user's role, and they reveal nothing pg_roles does not.
 revoke execute on function realtime.create_capture_function(regclass, text[], text),
                            realtime.topic_sql(regclass, text[], text),
                            realtime.policy_rule(regclass),

@@ -49,11 +49,19 @@ def test_authorize_gives_the_caller_its_role_and_claims_back(
     assert after == ("threadcast", '{"sub": "x"}')
 
 
-@pytest.mark.parametrize("role", ["postgres", "threadcast", "service_role", ""])
-def test_authorize_refuses_roles_other_than_anon_and_authenticated(
-    conn: psycopg.Connection, world: World, role: str
+@pytest.mark.parametrize(
+    ("role", "error", "says"),
+    [
+        ("postgres", psycopg.errors.InsufficientPrivilege, "server.s own|without row-level"),
+        ("threadcast", psycopg.errors.InsufficientPrivilege, "the server's own"),
+        ("no_such_role", psycopg.errors.InvalidParameterValue, "no such role"),
+        ("", psycopg.errors.InvalidParameterValue, "no such role"),
+    ],
+)
+def test_authorize_refuses_roles_that_are_not_for_users(
+    conn: psycopg.Connection, world: World, role: str, error: type[Exception], says: str
 ) -> None:
-    with pytest.raises(psycopg.errors.InvalidParameterValue, match="role must be anon"):
+    with pytest.raises(error, match=says):
         authorize(conn, role, world.agent, str(world.ticket))
 
 

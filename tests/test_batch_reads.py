@@ -57,12 +57,45 @@ def test_read_batch_gives_the_caller_its_role_and_claims_back(
     assert after == ("threadcast", '{"sub": "x"}')
 
 
-@pytest.mark.parametrize("role", ["postgres", "threadcast", "service_role", ""])
-def test_read_batch_refuses_roles_other_than_anon_and_authenticated(
-    conn: psycopg.Connection, world: World, role: str
+@pytest.mark.parametrize(
+    ("role", "error", "says"),
+    [
+        ("postgres", psycopg.errors.InsufficientPrivilege, "server.s own|without row-level"),
+        ("threadcast", psycopg.errors.InsufficientPrivilege, "the server's own"),
+        ("no_such_role", psycopg.errors.InvalidParameterValue, "no such role"),
+        ("", psycopg.errors.InvalidParameterValue, "no such role"),
+    ],
+)
+def test_read_batch_refuses_roles_that_are_not_for_users(
+    conn: psycopg.Connection, world: World, role: str, error: type[Exception], says: str
 ) -> None:
-    with pytest.raises(psycopg.errors.InvalidParameterValue, match="role must be anon"):
+    with pytest.raises(error, match=says):
         read_batch(conn, [{"role": role, "sub": str(world.agent), "ids": [1]}])
+
+
+def test_read_batch_reads_a_granted_role_with_the_whole_claims(
+    conn: psycopg.Connection, world: World
+) -> None:
+    """A role the DBA made for users (THREADCAST_ALLOWED_ROLES) is read as itself, and RLS
+    sees the token's claims: here a policy of its own over a claim only the token carries."""
+    # Roles are the cluster's: made once, kept for the next run.
+    conn.execute(
+        "do $$ begin if not exists (select from pg_roles where rolname = 'support_desk')"
+        " then create role support_desk nologin; end if; end $$"
+    )
+    conn.execute("grant usage on schema realtime to support_desk")
+    conn.execute("grant select on realtime.messages to support_desk")
+    conn.execute(
+        "create policy desk on realtime.messages for select to support_desk"
+        " using (realtime.claims() ->> 'desk' = 'blue')"
+    )
+    ids = [r[0] for r in conn.execute("select id from realtime.messages").fetchall()]
+    base = {"role": "support_desk", "sub": str(world.agent), "ids": ids}
+    blue = read_batch(conn, [base | {"claims": {"desk": "blue", "sub": "forged", "role": "x"}}])
+    red = read_batch(conn, [base | {"claims": {"desk": "red"}}])
+    plain = read_batch(conn, [base])
+    assert {r[1] for r in blue} == set(ids) and ids
+    assert red == [] and plain == []
 
 
 def test_users_cannot_call_read_batch(conn: psycopg.Connection, world: World) -> None:

@@ -103,21 +103,6 @@ CASES = {
         "realtime.enable: policy dice on chat.t calls volatile function chat.roll(integer,"
         "integer), whose answer for an event's row may differ from the table's",
     ),
-    "the claims document": (
-        "create policy by_email on chat.t for select"
-        " using ((auth.jwt() ->> 'email') like '%@acme.test')",
-        "0A000",
-        "realtime.enable: policy by_email on chat.t reads the token's claims (auth.jwt()), but"
-        " events are read with the claims sub and role only",
-    ),
-    "the claims document through realtime.claims()": (
-        "create policy own on chat.t for select using (owner = auth.uid());"
-        " create policy staff on chat.t as restrictive for select"
-        " using (realtime.claims() ? 'staff')",
-        "0A000",
-        "realtime.enable: policy staff on chat.t reads the token's claims (realtime.claims()),"
-        " but events are read with the claims sub and role only",
-    ),
     "a system column": (
         "create policy by_oid on chat.t for select using (tableoid = 'chat.t'::regclass)",
         "0A000",

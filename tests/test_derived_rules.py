@@ -13,6 +13,7 @@ as they are when the event is read (docs in the README)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -487,6 +488,42 @@ def test_long_table_names_get_their_own_functions(chat: str) -> None:
         ids = [r[0] for r in conn.execute(
             "select id from realtime.messages where length(table_name) > 40")]  # fmt: skip
         assert read_events(conn, [USERS[0], USERS[1]], ids) == {USERS[0]: set(ids), USERS[1]: set()}
+
+
+def test_a_policy_over_the_tokens_claims_derives_and_reads_each_users_claims(
+    chat: str,
+) -> None:
+    """Supabase-style `auth.jwt() ->> 'email'`: events are read with each user's own token
+    claims (realtime.read_batch's `claims`), so the derived rule judges them as the table does."""
+    with psycopg.connect(chat, autocommit=True) as conn:
+        conn.execute(
+            "create table chat.memos (id int primary key, body text);"
+            " alter table chat.memos enable row level security;"
+            " grant select on chat.memos to authenticated;"
+            " create policy acme on chat.memos for select"
+            " using ((auth.jwt() ->> 'email') like '%@acme.test')"
+        )
+        conn.execute("select realtime.enable('chat.memos', 'memos:{id}')")
+        conn.execute("insert into chat.memos values (1, 'for acme')")
+        ids = [r[0] for r in conn.execute(
+            "select id from realtime.messages where table_name = 'memos'")]  # fmt: skip
+        requests = [
+            {"role": "authenticated", "sub": USERS[0], "claims": {"email": "ada@acme.test"},
+             "ids": ids},
+            {"role": "authenticated", "sub": USERS[1], "claims": {"email": "ben@other.test"},
+             "ids": ids},
+            {"role": "authenticated", "sub": USERS[2], "ids": ids},
+        ]  # fmt: skip
+        with conn.transaction(force_rollback=True):
+            conn.execute("set local role threadcast")
+            rows = conn.execute(
+                "select request, id from realtime.read_batch(%s::jsonb)", (json.dumps(requests),)
+            ).fetchall()
+        assert ids and rows == [(0, ids[0])]
+        agrees = dict(
+            conn.execute("select table_name::text, agrees from realtime.check()").fetchall()
+        )
+        assert agrees["chat.memos"] is True
 
 
 def test_a_rule_of_columns_only_is_inlined_like_a_hand_written_one(chat: str) -> None:

@@ -716,10 +716,15 @@ def test_a_key_set_that_is_not_json_keeps_the_cache(provider: Provider) -> None:
     async def run() -> list[str]:
         first = await keys.key("key-1")
         provider.keys = []  # {"keys": []}: no usable keys
-        return [first.key_id, (await keys.key("key-1")).key_id]
+        second = await keys.key("key-1")  # stale: refetched in the background
+        for _ in range(500):  # the refetch runs in a thread: let it finish (or time out)
+            if provider.hits == 2:
+                break
+            await asyncio.sleep(0.01)
+        return [first.key_id, second.key_id, (await keys.key("key-1")).key_id]
 
-    assert asyncio.run(run()) == ["key-1", "key-1"]
-    assert provider.hits == 2
+    assert asyncio.run(run()) == ["key-1", "key-1", "key-1"]  # the empty set changed nothing
+    assert provider.hits >= 2
 
 
 def test_verifier_decodes_hs256_without_the_key_set() -> None:
@@ -727,7 +732,10 @@ def test_verifier_decodes_hs256_without_the_key_set() -> None:
     settings = Settings(jwt_secret="threadcast-test-secret-0123456789abcdef")
     principal = auth.decode(auth.issue(settings, "auth0|abc"), settings)
     assert principal.identity.sub == "auth0|abc" and principal.identity.user_id is None
-    assert principal.identity.batchable
+    assert json.loads(principal.identity.claims_json) == {
+        "role": "authenticated",
+        "sub": "auth0|abc",
+    }
 
 
 def test_an_allowed_role_the_login_cannot_set_stops_the_server(
@@ -792,7 +800,6 @@ def test_two_tokens_of_one_session_are_one_identity(provider: Provider) -> None:
     claims = json.loads(a.identity.claims_json)
     assert claims == {k: v for k, v in first.items() if k not in ("exp", "iat")}
     assert a.identity.sub == str(World.customer) and a.identity.user_id == World.customer
-    assert not a.identity.batchable  # more than sub and role: read in its own transaction
     other_session = supabase_claims(World.customer)
     assert (
         auth.Verifier(Settings(jwt_secret=TEST_SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE))

@@ -26,9 +26,6 @@ class DatabaseError(ThreadcastError):
 # Claims that differ between two tokens of one session: left out of an identity, so those
 # tokens share one read per batch. RLS has no use for them (expiry is the server's job).
 PER_TOKEN_CLAIMS = frozenset({"exp", "iat", "nbf", "jti"})
-# The engine's one-statement reads (realtime.read_batch, realtime.authorize) set these roles
-# and claims of only {sub, role}; any other identity is read in a transaction of its own.
-BATCH_ROLES = ("anon", "authenticated")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$", re.IGNORECASE)
 
 
@@ -63,12 +60,6 @@ class Identity:
 
     def _plain_claims(self) -> str:
         return canonical_json({"role": self.role, "sub": self.sub})
-
-    @property
-    def batchable(self) -> bool:
-        """Whether realtime.read_batch/authorize can act as this identity: they set only
-        sub and role, and only the roles in BATCH_ROLES."""
-        return self.role in BATCH_ROLES and self.claims_json == self._plain_claims()
 
     @property
     def user_id(self) -> uuid.UUID | None:

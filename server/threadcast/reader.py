@@ -5,8 +5,7 @@ A batch usually needs reads for many identities. Each read must run as its user 
 chunk of identities to `realtime.read_batch()`, which switches role and claims for each inside
 the database and returns every payload once. If anything in a chunk fails, its identities are
 read again one transaction each, so one identity's error never costs the others their events.
-read_batch sets claims of only sub and role: an identity whose token says more (an identity
-provider's email, app_metadata...) or acts as another role is read in its own transaction.
+Each is read with its token's lasting claims (realtime.reader_claims()) and its role.
 """
 
 from __future__ import annotations
@@ -34,7 +33,15 @@ async def _read_chunk(
     pool: AsyncConnectionPool, chunk: list[tuple[Identity, list[int]]]
 ) -> list[Visible]:
     requests = json.dumps(
-        [{"role": identity.role, "sub": identity.sub, "ids": ids} for identity, ids in chunk]
+        [
+            {
+                "role": identity.role,
+                "sub": identity.sub,
+                "claims": json.loads(identity.claims_json),
+                "ids": ids,
+            }
+            for identity, ids in chunk
+        ]
     )
     async with pool.connection() as conn:
         cursor = await conn.execute(queries("relay")["read_batch"], {"requests": requests})
@@ -60,25 +67,6 @@ async def read_many(
     pool: AsyncConnectionPool, requests: list[tuple[Identity, list[int]]], connections: int
 ) -> list[Visible | BaseException]:
     """One result per request, in order: what that identity may read, or the error it got."""
-    results: list[Visible | BaseException | None] = [None] * len(requests)
-    # realtime.read_batch() sets only sub and role (anon or authenticated): an identity with
-    # more claims, or another role, is read in a transaction of its own (db.become).
-    batched = [i for i, (identity, _) in enumerate(requests) if identity.batchable]
-    alone = [i for i, (identity, _) in enumerate(requests) if not identity.batchable]
-    outcomes = await asyncio.gather(
-        _read_batched(pool, [requests[i] for i in batched], connections),
-        *(_read_isolated(pool, *requests[i]) for i in alone),
-    )
-    for i, result in zip(batched, outcomes[0], strict=True):
-        results[i] = result
-    for i, result in zip(alone, outcomes[1:], strict=True):
-        results[i] = result
-    return results  # type: ignore[return-value]
-
-
-async def _read_batched(
-    pool: AsyncConnectionPool, requests: list[tuple[Identity, list[int]]], connections: int
-) -> list[Visible | BaseException]:
     if not requests:
         return []
     n = max(1, min(connections, len(requests)))

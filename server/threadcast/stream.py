@@ -22,13 +22,11 @@ import time
 from collections.abc import AsyncIterator
 
 import psycopg
-from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 
 from threadcast import auth, subscriptions
-from threadcast.db import Identity, as_identity, privilege_message
+from threadcast.db import Identity, privilege_message
 from threadcast.errors import HTTPError
 from threadcast.hub import Connection, Hub, Position, format_position
 from threadcast.sqlfiles import queries
@@ -57,62 +55,33 @@ def parse_position(raw: str, what: str) -> Position:
 async def authorize_channels(
     request: Request, identity: Identity, channels: list[subscriptions.Subscription]
 ) -> None:
-    """Each channel's authorize function, as the user. Where the engine can act as this
-    identity, realtime.authorize pipelined on one connection (100 channels cost about one round
-    trip); else one transaction as the identity. 403 names the first refused."""
+    """Each channel's authorize function, as the user with its role and claims
+    (realtime.authorize), pipelined on one connection: 100 channels cost about one round
+    trip. 403 names the first refused."""
+    statement = queries("relay")["authorize"]
     try:
-        if identity.batchable:
-            allowed = await authorize_pipelined(request.app.state.pool, identity, channels)
-        else:
-            allowed = await authorize_in_transaction(request.app.state.pool, identity, channels)
+        async with request.app.state.pool.connection() as conn, conn.pipeline():
+            cursors = [
+                await conn.execute(
+                    statement,
+                    {
+                        "role": identity.role,
+                        "sub": identity.sub,
+                        "claims": identity.claims_json,
+                        "prefix": s.channel_info.prefix,
+                        "argument": s.key,
+                    },
+                )
+                for s in channels
+            ]
+            rows = [await cur.fetchone() for cur in cursors]
     except psycopg.errors.DataError as exc:
         raise HTTPError(400, "bad_channel", f"invalid channel: {exc.diag.message_primary}") from exc
     except psycopg.errors.InsufficientPrivilege as exc:
         raise HTTPError(403, "forbidden", privilege_message(exc, identity.role)) from exc
-    for subscription, ok in zip(channels, allowed, strict=True):
-        if not ok:
+    for subscription, row in zip(channels, rows, strict=True):
+        if not (row and row["allowed"] is True):
             raise HTTPError(403, "forbidden", f"you may not subscribe to {subscription.channel!r}")
-
-
-async def authorize_pipelined(
-    pool: AsyncConnectionPool, identity: Identity, channels: list[subscriptions.Subscription]
-) -> list[bool]:
-    """realtime.authorize for each channel (it sets role and sub only), pipelined."""
-    statement = queries("relay")["authorize"]
-    async with pool.connection() as conn, conn.pipeline():
-        cursors = [
-            await conn.execute(
-                statement,
-                {
-                    "role": identity.role,
-                    "sub": identity.sub,
-                    "prefix": s.channel_info.prefix,
-                    "argument": s.key,
-                },
-            )
-            for s in channels
-        ]
-        rows = [await cur.fetchone() for cur in cursors]
-    return [bool(row and row["allowed"] is True) for row in rows]
-
-
-async def authorize_in_transaction(
-    pool: AsyncConnectionPool, identity: Identity, channels: list[subscriptions.Subscription]
-) -> list[bool]:
-    """Each channel's authorize function under the identity's role and whole claims document,
-    which realtime.authorize() cannot set (it takes a role and a sub). The function and type
-    names are realtime.channels' regproc/regtype text, which only the database owner writes,
-    composed as realtime.authorize() composes them."""
-    allowed = []
-    async with as_identity(pool, identity) as conn:
-        for subscription in channels:
-            info = subscription.channel_info
-            statement = sql.SQL("select {}(%s::{}) as allowed").format(
-                sql.SQL(info.authorize_function), sql.SQL(info.argument_type)
-            )
-            row = await (await conn.execute(statement, (subscription.key,))).fetchone()
-            allowed.append(bool(row and row["allowed"] is True))
-    return allowed
 
 
 async def endpoint(request: Request) -> EventSourceResponse:

@@ -42,7 +42,7 @@ select tick_id, id, topic, event
 -- authorize --
 -- Whether a user may subscribe to a channel: its authorize function, run as the user
 -- (realtime.authorize in sql/realtime.sql).
-select realtime.authorize(%(role)s, %(sub)s, %(prefix)s, %(argument)s) as allowed
+select realtime.authorize(%(role)s, %(sub)s, %(prefix)s, %(argument)s, %(claims)s::jsonb) as allowed
 
 -- read_as_user --
 -- The events among these ids that the current user may see (run as the user: RLS filters).
