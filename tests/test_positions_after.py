@@ -61,13 +61,15 @@ def log(conn: psycopg.Connection, world: World) -> dict[str, object]:
                     (other_thread, world.other_ticket, world.stranger, size // 3),
                 )
         conn.execute("select realtime.tick()")
+    topics = [f"ticket-threads:{world.ticket}", f"ticket-threads:{world.other_ticket}"]
+    # Only these topics' events: the seed's tickets are events too, on org-tickets topics.
     ticks = conn.execute(
-        "select tick_id, message_ids from realtime.ticks order by tick_id"
+        "select t.tick_id, array(select m from unnest(t.message_ids) m"
+        "  where m in (select id from realtime.messages where topic = any(%s)) order by m)"
+        " from realtime.ticks t order by t.tick_id",
+        (topics,),
     ).fetchall()
-    return {
-        "ticks": ticks,
-        "topics": [f"ticket-threads:{world.ticket}", f"ticket-threads:{world.other_ticket}"],
-    }
+    return {"ticks": ticks, "topics": topics}
 
 
 def cursors(ticks: list[tuple[int, list[int]]]) -> list[tuple[int, int]]:
