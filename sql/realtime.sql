@@ -1560,8 +1560,7 @@ begin
             channel := pg_catalog.jsonb_populate_record(null::realtime.channels,
                 channels -> (pg_catalog.split_part(channel_topic, ':', 1) || ':'));
             if channel.prefix is null then
-                raise exception 'read_presence: no channel prefix for %', channel_topic
-                    using errcode = '22023';
+                continue;  -- no such channel (any more): nobody sees anything on it
             end if;
             -- The names come from realtime.channels, which only the database owner writes
             -- (register_channel() checked the functions' signatures).

@@ -432,3 +432,39 @@ def test_bad_tracks_get_a_json_4xx_and_change_nothing(
     assert answer.headers["content-type"].startswith("application/json")
     assert answer.json()["error"] == error
     assert conn.execute("select count(*) from realtime.presences").fetchone()[0] == 0
+
+
+def test_one_viewers_failing_read_holds_up_nobody_else(
+    conn: psycopg.Connection, live_server: RunningServer, world: World
+) -> None:
+    """A channel rule that fails for one viewer (here: on purpose, once a flag is set) costs
+    that viewer its presence frames, not the other viewers theirs."""
+    conn.execute(
+        """
+        create table public.boom_flag (on_for uuid);
+        create function public.boom_can_join(room text) returns boolean
+        language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
+        begin
+            if exists (select from public.boom_flag f where f.on_for = realtime.uid()) then
+                raise exception 'boom';
+            end if;
+            return true;
+        end
+        $$;
+        grant execute on function public.boom_can_join(text) to authenticated;
+        select realtime.register_channel('boom:', 'public.boom_can_join(text)');
+        """
+    )
+    room = "boom:lobby"
+    ada = watch(live_server, world.agent, room)
+    carl = watch(live_server, world.customer, room)
+    conn.execute("insert into public.boom_flag values (%s)", (world.agent,))
+    assert track(live_server, world.customer, room, {"c": 1}, connection_of(carl)).is_success
+    carl.wait_for(lambda evs: presence_frames(carl, "join") != [], timeout=5)
+    assert presence_frames(ada, "join") == []  # her read fails; Carl's did not wait for it
+    conn.execute("delete from public.boom_flag")
+    assert track(live_server, world.customer, room, {"c": 2}, connection_of(carl)).is_success
+    ada.wait_for(lambda evs: presence_frames(ada, "join") != [], timeout=5)
+    assert states(presence_frames(ada, "join"))[-1] == {"c": 2}
+    ada.close()
+    carl.close()

@@ -12,7 +12,7 @@ revision = "realtime_0005"
 down_revision = "realtime_0004"
 branch_labels = None
 # The canonical file this revision leaves the schema at (tests/test_migrations.py).
-canonical_sha256 = "bb5658fc71e50525438c58b0849c24c607ae6d1564001924e99779a63f723fa9"
+canonical_sha256 = "4d99e3fa3099eebee835d421a54e1590b0527a285641085e5b2de7c776e977ad"
 depends_on = None
 
 

@@ -30,7 +30,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -190,36 +190,57 @@ class Presence:
             self.dirty |= dirty
             raise
         for view in views:
-            if self.views.get((view.identity, view.topic)) is view:
-                self._deliver(view, seen.get((view.identity, view.topic), {}))
+            now = seen.get((view.identity, view.topic))
+            if now is not None and self.views.get((view.identity, view.topic)) is view:
+                self._deliver(view, now)
 
-    async def _read(self, views: list[View]) -> dict[tuple[Identity, str], Seen]:
-        """What each view's identity may see of its channel now."""
+    async def _read(self, views: list[View]) -> dict[tuple[Identity, str], Seen | None]:
+        """What each view's identity may see of its channel now; None where that identity's
+        read failed (its views keep what they saw, and the others are not held up)."""
         topics: dict[Identity, list[str]] = defaultdict(list)
         for view in views:
             topics[view.identity].append(view.topic)
         identities = list(topics)
-        seen: dict[tuple[Identity, str], Seen] = {}
+        seen: dict[tuple[Identity, str], Seen | None] = {}
         for start in range(0, len(identities), READ_CHUNK):
             chunk = identities[start : start + READ_CHUNK]
-            requests = json.dumps(
-                [
-                    {
-                        "role": identity.role,
-                        "sub": identity.sub,
-                        "claims": json.loads(identity.claims_json),
-                        "topics": topics[identity],
-                    }
-                    for identity in chunk
-                ]
-            )
-            async with self.pool.connection() as conn:
-                cursor = await conn.execute(self.q["read_presence"], {"requests": requests})
-                rows = await cursor.fetchall()
+            try:
+                rows = await self._read_chunk(chunk, topics)
+            except psycopg.Error as exc:
+                if len(chunk) == 1:
+                    log.warning("presence: reading as %s failed: %s", chunk[0].sub, exc)
+                    seen.update({(chunk[0], topic): None for topic in topics[chunk[0]]})
+                    continue
+                # Someone's read failed: read this chunk one identity at a time.
+                for identity in chunk:
+                    seen.update(await self._read([v for v in views if v.identity == identity]))
+                continue
+            for identity in chunk:
+                for topic in topics[identity]:
+                    seen[(identity, topic)] = {}
             for row in rows:
-                view_seen = seen.setdefault((chunk[row["request"]], row["topic"]), {})
+                view_seen = seen[(chunk[row["request"]], row["topic"])]
+                assert view_seen is not None
                 view_seen[str(row["ref"])] = (row["key"], row["state"])
         return seen
+
+    async def _read_chunk(
+        self, chunk: list[Identity], topics: dict[Identity, list[str]]
+    ) -> list[dict[str, Any]]:
+        requests = json.dumps(
+            [
+                {
+                    "role": identity.role,
+                    "sub": identity.sub,
+                    "claims": json.loads(identity.claims_json),
+                    "topics": topics[identity],
+                }
+                for identity in chunk
+            ]
+        )
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(self.q["read_presence"], {"requests": requests})
+            return await cursor.fetchall()
 
     def _deliver(self, view: View, now: Seen) -> None:
         """Queue the diff on the view's synced streams and a sync on the others. Synchronous."""
