@@ -115,6 +115,7 @@ def storage(url: str, updates: int) -> dict:
 
 
 async def one_client(
+    http: httpx.AsyncClient,
     ports: list[int],
     job: dict,
     idle_at: float,
@@ -158,41 +159,40 @@ async def one_client(
             typing = not typing
             await asyncio.sleep(period)
 
-    async with httpx.AsyncClient(timeout=30) as http:
-        toggler = None
-        try:
-            while time.time() < stop + 1:
-                line = await asyncio.wait_for(
-                    reader.readline(), timeout=max(0.1, stop + 1 - time.time())
-                )
-                if not line:
-                    break
-                if line.startswith(b"event: "):
-                    event = line[7:].strip()
-                elif line.startswith(b"data: ") and event == b"system" and connection is None:
-                    data = json.loads(line[6:])
-                    if data.get("type") == "subscribed":
-                        connection = data["connection"]
-                        stats["connected"] += 1
-                        toggler = asyncio.create_task(toggle(http))
-                elif line.startswith(b"data: ") and event == b"presence":
-                    frame = json.loads(line[6:])
-                    now = time.time()
-                    if now < idle_at:
-                        continue  # connecting: the first tracks and syncs
-                    phase = "typing" if now >= typing_at else "idle"
-                    stats[f"frames_{phase}"] += 1
-                    if frame["type"] == "join":
-                        for p in frame["presences"]:
-                            stats[f"deliveries_{phase}"] += 1
-                            if phase == "typing" and "sent_at" in p["state"]:
-                                stats["latencies"].append(now - p["state"]["sent_at"])
-        except TimeoutError:
-            pass
-        finally:
-            if toggler is not None:
-                toggler.cancel()
-            writer.close()
+    toggler = None
+    try:
+        while time.time() < stop + 1:
+            line = await asyncio.wait_for(
+                reader.readline(), timeout=max(0.1, stop + 1 - time.time())
+            )
+            if not line:
+                break
+            if line.startswith(b"event: "):
+                event = line[7:].strip()
+            elif line.startswith(b"data: ") and event == b"system" and connection is None:
+                data = json.loads(line[6:])
+                if data.get("type") == "subscribed":
+                    connection = data["connection"]
+                    stats["connected"] += 1
+                    toggler = asyncio.create_task(toggle(http))
+            elif line.startswith(b"data: ") and event == b"presence":
+                frame = json.loads(line[6:])
+                now = time.time()
+                if now < idle_at:
+                    continue  # connecting: the first tracks and syncs
+                phase = "typing" if now >= typing_at else "idle"
+                stats[f"frames_{phase}"] += 1
+                if frame["type"] == "join":
+                    for p in frame["presences"]:
+                        stats[f"deliveries_{phase}"] += 1
+                        if phase == "typing" and "sent_at" in p["state"]:
+                            stats["latencies"].append(now - p["state"]["sent_at"])
+    except TimeoutError:
+        pass
+    finally:
+        if toggler is not None:
+            toggler.cancel()
+        writer.close()
 
 
 def client_process(
@@ -217,10 +217,16 @@ def client_process(
     }
 
     async def run() -> None:
-        await asyncio.gather(
-            *(one_client(ports, job, idle_at, typing_at, stop, period, stats) for job in jobs),
-            return_exceptions=True,
-        )
+        # One HTTP client per process: a pool per client would starve the load generator.
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            await asyncio.gather(
+                *(
+                    one_client(http, ports, job, idle_at, typing_at, stop, period, stats)
+                    for job in jobs
+                ),
+                return_exceptions=True,
+            )
 
     asyncio.run(run())
     out.put(stats)
@@ -278,7 +284,7 @@ def run(args: argparse.Namespace, url: str, data: dict) -> dict:
                     "ref": str(uuid.uuid4()),
                 }
             )
-        connect = 5 + args.clients / 100
+        connect = 5 + args.clients / 50  # every client connected and tracked once
         idle_at = time.time() + connect
         dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
         probe = psycopg.connect(url, autocommit=True)
