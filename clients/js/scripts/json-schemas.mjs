@@ -10,6 +10,7 @@ const names = [
   "Thread", "ThreadNote", "Ticket", "ThreadWithNotes", "ThreadDetail", "ThreadList", "InboxTicket",
   "TicketList", "AIState", "ErrorBody", "TicketRealtimePayload",
   "ThreadRealtimePayload", "NoteRealtimePayload", "AIProcessingPayload", "SystemEvent",
+  "PresenceEntry", "PresencePayload", "PresenceTracked",
   ...requests,
 ];
 const out = {};
