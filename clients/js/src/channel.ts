@@ -83,6 +83,7 @@ export class Channel {
   connection: string | undefined;
   private readonly presences = new PresenceSet();
   private tracker: Tracker | undefined;
+  private refused = false;
 
   constructor(private readonly host: ChannelHost, name: string, options: ChannelOptions = {}) {
     this.name = name;
@@ -154,7 +155,7 @@ export class Channel {
    */
   track(state: Record<string, unknown>): Promise<TrackResult> {
     const io = this.host.presenceIO?.(this);
-    if (!this.tracker && !io) return Promise.resolve("error");
+    if ((!this.tracker && !io) || (this.refused && this.closed)) return Promise.resolve("error");
     const first = !this.wantsPresence;
     this.tracker ??= new Tracker(io as TrackerIO);
     const result = this.tracker.track(state);
@@ -202,6 +203,7 @@ export class Channel {
    */
   subscribe(statusCallback: (status: ChannelStatus, error?: Error) => void = () => {}): this {
     if (!this.closed) return this;
+    this.refused = false;
     this.statusCallback = statusCallback;
     this.closed = false;
     this.host.attach(this);
@@ -221,7 +223,8 @@ export class Channel {
   /** @internal The server refused the channel: retrying cannot help. */
   refuse(error: Error): void {
     if (this.closed) return;
-    void this.tracker?.untrack();
+    this.refused = true;
+    this.tracker?.fail();
     this.stop();
     this.setStatus("CHANNEL_ERROR", error);
     this.host.detach(this);

@@ -9,7 +9,7 @@ import { type Request, type RestApi, perform, restApi } from "./rest.js";
 import * as S from "./schemas.js";
 import { Stream, type StreamHost, type StreamSink, type StreamWant } from "./stream.js";
 import { TabShare, canShareTabs } from "./tabs.js";
-import type { SystemEvent } from "./types.js";
+import type { SystemEvent, TrackPresence } from "./types.js";
 
 const DEFAULTS = {
   throttleMs: 0, // deliver callbacks at once; > 0: in batches, at most once per interval
@@ -242,7 +242,8 @@ export class ThreadcastClient implements ChannelHost, StreamHost {
     return {
       put: async (connection, state) => {
         try {
-          await this.perform({ method: "PUT", path, body: { connection, state }, schema: S.PresenceTracked });
+          const body: TrackPresence = { connection, state };
+          await this.perform({ method: "PUT", path, body, schema: S.PresenceTracked });
         } catch (error) {
           if (error instanceof RateLimitedError) {
             throw new PresenceRefused(true, Math.max(this.options.presenceIntervalMs, (error.retryAfter ?? 1) * 1000), error);

@@ -227,6 +227,14 @@ describe("Tracker", () => {
     expect(t.tracker.tracking).toBe(false);
   });
 
+  it("a refused channel fails the track waiting for its connection", async () => {
+    const t = scripted();
+    const result = t.tracker.track({ n: 1 });
+    t.tracker.fail();
+    expect(await result).toBe("error");
+    expect(t.tracker.tracking).toBe(false);
+  });
+
   it("pagehide removes with keepalive; pageshow tracks again", async () => {
     const t = scripted();
     t.tracker.connected("conn-1");

@@ -204,6 +204,14 @@ export class Tracker {
     if (connection !== undefined) void this.pump();
   }
 
+  /** The channel was refused: what waits fails, and nothing is tracked any more. */
+  fail(): void {
+    this.desired = null;
+    this.version += 1;
+    this.settle(this.version - 1, "error");
+    void this.pump(); // a DELETE if a PUT may have landed
+  }
+
   /** The page is going away: end the presence now (keepalive), keep the wish (bfcache). */
   unload(): void {
     if (!this.held) return;

@@ -153,6 +153,9 @@ export const CreateNote = z.strictObject({
   internal: z.optional(z.boolean()),
 });
 
+/** PUT /v1/channels/{channel}/presence/{ref}: the stream connection it lives with, its state. */
+export const TrackPresence = z.strictObject({ connection: uuid, state: presenceState });
+
 export const EditNote = z
   .strictObject({ body: z.nullish(text().check(z.minLength(1))), internal: z.nullish(z.boolean()) })
   .check(z.refine((edit) => edit.body != null || edit.internal != null, "give body, internal, or both"));
@@ -196,6 +199,7 @@ same<z.infer<typeof SystemEvent>, T.SystemEvent>(true);
 same<z.infer<typeof PresenceEntry>, T.PresenceEntry>(true);
 same<z.infer<typeof PresencePayload>, T.PresencePayload>(true);
 same<z.infer<typeof PresenceTracked>, T.PresenceTracked>(true);
+same<z.infer<typeof TrackPresence>, T.TrackPresence>(true);
 same<z.infer<typeof AIState>, T.AIState>(true);
 same<z.infer<typeof ThreadWithNotes>, T.ThreadWithNotes>(true);
 same<z.infer<typeof Ticket>, T.Ticket>(true);

@@ -108,6 +108,13 @@ export interface PresencePayload {
   presences: PresenceEntry[];
 }
 
+/** The body of PUT /v1/channels/{channel}/presence/{ref}. */
+export interface TrackPresence {
+  /** The `connection` of the stream's `subscribed` frame: the presence ends with that stream. */
+  connection: string;
+  state: Record<string, unknown>;
+}
+
 /** The answer to PUT /v1/channels/{channel}/presence/{ref}. */
 export interface PresenceTracked {
   channel: string;
