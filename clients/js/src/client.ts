@@ -59,6 +59,8 @@ export interface ClientOptions {
 }
 
 const isOffline = (): boolean => globalThis.navigator?.onLine === false;
+const presencePath = (channel: string, ref: string): string =>
+  `/v1/channels/${encodeURIComponent(channel).replace(/%3A/gi, ":")}/presence/${ref}`;
 
 /** Where the client's channels go: one stream of its own, or the tabs' shared one. */
 export interface Transport {
@@ -234,10 +236,14 @@ export class ThreadcastClient implements ChannelHost, StreamHost {
     this.changed();
   }
 
+  /** End a presence of this user that a tab now gone held (tabs.ts, as the leader). */
+  removePresence(channel: string, ref: string): void {
+    this.perform({ method: "DELETE", path: presencePath(channel, ref), schema: null }).catch(() => {});
+  }
+
   /** The presence requests of `channel`, paced for the whole client. */
   presenceIO(channel: Channel): TrackerIO {
-    const name = encodeURIComponent(channel.name).replace(/%3A/gi, ":");
-    const path = `/v1/channels/${name}/presence/${channel.presenceRef}`;
+    const path = presencePath(channel.name, channel.presenceRef);
     const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
     return {
       put: async (connection, state) => {

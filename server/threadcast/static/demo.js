@@ -311,10 +311,11 @@ function renderPresence() {
     const parts = Object.entries(state).flatMap(([key, presences]) => {
       if (key === me.sub || !presences.length) return []; // this user's own tabs
       const typing = presences.find((p) => p.typing && p.thread_id === threadId);
-      if (typing) return [`${nameOf(typing, key)} is ${typing.internal ? "writing an internal note" : "typing"}…`];
-      return [`${nameOf(presences[0], key)} is viewing`];
+      const name = nameOf(typing || presences[0], key);
+      return [[name, `${name} is ${typing ? (typing.internal ? "writing an internal note…" : "typing…") : "viewing"}`]];
     });
-    $(".presence", article).textContent = parts.join(" · ");
+    parts.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)); // by name: a stable line
+    $(".presence", article).textContent = parts.map(([, text]) => text).join(" · ");
     // The collision warning: this agent's reply began while another agent was answering.
     const warning = $(".collision", article);
     const mine = presence.typing && presence.thread_id === threadId;

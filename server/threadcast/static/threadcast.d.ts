@@ -92,6 +92,12 @@ interface PresencePayload {
     type: "sync" | "join" | "leave";
     presences: PresenceEntry[];
 }
+/** The body of PUT /v1/channels/{channel}/presence/{ref}. */
+interface TrackPresence {
+    /** The `connection` of the stream's `subscribed` frame: the presence ends with that stream. */
+    connection: string;
+    state: Record<string, unknown>;
+}
 /** The answer to PUT /v1/channels/{channel}/presence/{ref}. */
 interface PresenceTracked {
     channel: string;
@@ -273,6 +279,7 @@ declare class Channel {
     connection: string | undefined;
     private readonly presences;
     private tracker;
+    private refused;
     constructor(host: ChannelHost, name: string, options?: ChannelOptions);
     on<Table extends string>(type: "postgres_changes", filter: PostgresChangesFilter<Table>, callback: (payload: PostgresChangesPayload<RowOf<Table>>) => void): this;
     on(type: "ai_status", callback: (payload: AIProcessingPayload) => void): this;
@@ -513,6 +520,8 @@ declare class ThreadcastClient implements ChannelHost, StreamHost {
     close(): void;
     attach(channel: Channel): void;
     detach(channel: Channel): void;
+    /** End a presence of this user that a tab now gone held (tabs.ts, as the leader). */
+    removePresence(channel: string, ref: string): void;
     /** The presence requests of `channel`, paced for the whole client. */
     presenceIO(channel: Channel): TrackerIO;
     subscribed(): void;
@@ -619,4 +628,4 @@ declare function matchesFilter(filter: string | undefined, row: object | null): 
 declare function randomId(): string;
 
 export { Channel, ConflictError, ForbiddenError, HTTPError, InvalidPayloadError, NotFoundError, RateLimitedError, SSEParser, ThreadcastClient, ValidationError, comparePositions, createClient, isPosition, isRetryable, matchesFilter, randomId };
-export type { AIProcessingPayload, AIState, AIStatus, AnyRow, ChangeBase, ChannelOptions, ChannelStatus, ClientOptions, ConnectionState, CreateNote, CreateOptions, CreateThread, DeletePayload, EditNote, ErrorBody, EventType, InboxTicket, InsertPayload, NoteRealtimePayload, Position, PostgresChangesFilter, PostgresChangesPayload, Presence, PresenceEntry, PresenceEvent, PresenceFilter, PresenceJoinEvent, PresenceLeaveEvent, PresencePayload, PresenceState, PresenceSyncEvent, PresenceTracked, Problem, RequestOptions, RestApi, RowOf, SSEFrame, SetAIStatus, SystemEvent, Tables, Thread, ThreadDetail, ThreadList, ThreadNote, ThreadRealtimePayload, ThreadStatus, ThreadWithNotes, Ticket, TicketList, TicketRealtimePayload, TicketStatus, TokenSource, TrackResult, UpdatePayload };
+export type { AIProcessingPayload, AIState, AIStatus, AnyRow, ChangeBase, ChannelOptions, ChannelStatus, ClientOptions, ConnectionState, CreateNote, CreateOptions, CreateThread, DeletePayload, EditNote, ErrorBody, EventType, InboxTicket, InsertPayload, NoteRealtimePayload, Position, PostgresChangesFilter, PostgresChangesPayload, Presence, PresenceEntry, PresenceEvent, PresenceFilter, PresenceJoinEvent, PresenceLeaveEvent, PresencePayload, PresenceState, PresenceSyncEvent, PresenceTracked, Problem, RequestOptions, RestApi, RowOf, SSEFrame, SetAIStatus, SystemEvent, Tables, Thread, ThreadDetail, ThreadList, ThreadNote, ThreadRealtimePayload, ThreadStatus, ThreadWithNotes, Ticket, TicketList, TicketRealtimePayload, TicketStatus, TokenSource, TrackPresence, TrackResult, UpdatePayload };

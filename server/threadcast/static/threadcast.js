@@ -195,6 +195,13 @@ class Tracker {
         if (connection !== undefined)
             void this.pump();
     }
+    /** The channel was refused: what waits fails, and nothing is tracked any more. */
+    fail() {
+        this.desired = null;
+        this.version += 1;
+        this.settle(this.version - 1, "error");
+        void this.pump(); // a DELETE if a PUT may have landed
+    }
     /** The page is going away: end the presence now (keepalive), keep the wish (bfcache). */
     unload() {
         if (!this.held)
@@ -2921,6 +2928,7 @@ class Channel {
     connection;
     presences = new PresenceSet();
     tracker;
+    refused = false;
     constructor(host, name, options = {}) {
         this.host = host;
         this.name = name;
@@ -2970,7 +2978,7 @@ class Channel {
      */
     track(state) {
         const io = this.host.presenceIO?.(this);
-        if (!this.tracker && !io)
+        if ((!this.tracker && !io) || (this.refused && this.closed))
             return Promise.resolve("error");
         const first = !this.wantsPresence;
         this.tracker ??= new Tracker(io);
@@ -3014,6 +3022,7 @@ class Channel {
     subscribe(statusCallback = () => { }) {
         if (!this.closed)
             return this;
+        this.refused = false;
         this.statusCallback = statusCallback;
         this.closed = false;
         this.host.attach(this);
@@ -3032,7 +3041,8 @@ class Channel {
     refuse(error) {
         if (this.closed)
             return;
-        void this.tracker?.untrack();
+        this.refused = true;
+        this.tracker?.fail();
         this.stop();
         this.setStatus("CHANNEL_ERROR", error);
         this.host.detach(this);
@@ -4100,9 +4110,12 @@ class TabShare {
             this.reportQueued = false;
             if (this.leading || this.closed)
                 return;
+            const presences = this.channels.all()
+                .filter((c) => c.specs().includes("presence"))
+                .map((c) => ({ channel: c.name, ref: c.presenceRef }));
             this.post({
                 t: "report", tab: this.tab, revision: this.channels.revision, paused: this.host.paused,
-                channels: this.channels.wanted(full ? undefined : this.generation),
+                channels: this.channels.wanted(full ? undefined : this.generation), presences,
             });
         });
     }
@@ -4220,7 +4233,9 @@ class TabShare {
     }
     leaderReceives(message) {
         if (message.t === "report") {
-            this.reports.set(message.tab, { revision: message.revision, paused: message.paused, channels: message.channels });
+            this.reports.set(message.tab, {
+                revision: message.revision, paused: message.paused, channels: message.channels, presences: message.presences ?? [],
+            });
             this.watch(message.tab);
             this.pauseOrResume();
             this.stream?.changed();
@@ -4240,8 +4255,12 @@ class TabShare {
     }
     forget(tab) {
         this.watched.delete(tab);
-        if (!this.reports.delete(tab))
+        const report = this.reports.get(tab);
+        if (!report || !this.reports.delete(tab))
             return;
+        // Its presences lived on this tab's stream: they end now, not when this tab goes.
+        for (const { channel, ref } of report.presences)
+            this.host.removePresence?.(channel, ref);
         this.carried.delete(tab);
         this.stream?.changed();
     }
@@ -4267,6 +4286,7 @@ const DEFAULTS = {
     presenceIntervalMs: 250, // at most one presence PUT per this long, for all channels (~4/s)
 };
 const isOffline = () => globalThis.navigator?.onLine === false;
+const presencePath = (channel, ref) => `/v1/channels/${encodeURIComponent(channel).replace(/%3A/gi, ":")}/presence/${ref}`;
 /** The client's own stream, for its channels alone. */
 class OwnStream {
     channels = new ChannelSet();
@@ -4418,15 +4438,19 @@ class ThreadcastClient {
         this.transport.detach(channel);
         this.changed();
     }
+    /** End a presence of this user that a tab now gone held (tabs.ts, as the leader). */
+    removePresence(channel, ref) {
+        this.perform({ method: "DELETE", path: presencePath(channel, ref), schema: null }).catch(() => { });
+    }
     /** The presence requests of `channel`, paced for the whole client. */
     presenceIO(channel) {
-        const name = encodeURIComponent(channel.name).replace(/%3A/gi, ":");
-        const path = `/v1/channels/${name}/presence/${channel.presenceRef}`;
+        const path = presencePath(channel.name, channel.presenceRef);
         const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
         return {
             put: async (connection, state) => {
                 try {
-                    await this.perform({ method: "PUT", path, body: { connection, state }, schema: PresenceTracked });
+                    const body = { connection, state };
+                    await this.perform({ method: "PUT", path, body, schema: PresenceTracked });
                 }
                 catch (error) {
                     if (error instanceof RateLimitedError) {
