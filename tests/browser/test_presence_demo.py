@@ -111,7 +111,7 @@ def test_a_customer_never_sees_an_agents_internal_composition(
     composer.locator("input[name=internal]").check()
     composer.locator("textarea").fill("internal: the customer is on the VIP plan")
     # The other agent sees what Ada writes; the customer sees her leave.
-    expect(presence_of(ben)).to_have_text("Ada is writing an internal note…")
+    expect(presence_of(ben)).to_have_text("Ada is writing an internal note… · Carla is viewing")
     expect(presence_of(customer)).to_have_text("Ben is viewing")
     # A customer page opened now: its sync has Ben, not Ada.
     late = open_demo(customer_context, live_server, world, world.customer, "Carla")
