@@ -28,16 +28,15 @@ RECORD_PRESENCE = """() => {
             if (p.textContent) window.presenceSeen.push(p.textContent);
         }
     };
-    new MutationObserver(seen).observe(document.body, { subtree: true, childList: true, characterData: true });
+    const all = { subtree: true, childList: true, characterData: true };
+    new MutationObserver(seen).observe(document.body, all);
 }"""
 
 
 @pytest.fixture
 def second_agent(conn: psycopg.Connection, world: World) -> uuid.UUID:
     """Another agent of org A: both may answer the world's ticket."""
-    conn.execute(
-        "insert into users (id, display_name) values (%s, 'Agent Two')", (SECOND_AGENT,)
-    )
+    conn.execute("insert into users (id, display_name) values (%s, 'Agent Two')", (SECOND_AGENT,))
     conn.execute(
         "insert into org_members (org_id, user_id) values (%s, %s)", (world.org_a, SECOND_AGENT)
     )
