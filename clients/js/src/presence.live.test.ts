@@ -118,6 +118,16 @@ describe("presence on a ticket", () => {
     expect(((await response.json()) as { error: string }).error).toBe("forbidden");
   }, 15000);
 
+  it("a state over the server's cap is an error, and the presence keeps the last state it had", async () => {
+    const customer = watching(client(tokens.customer).client);
+    await live(customer.channel);
+    const agent = watching(client(tokens.agent).client);
+    expect(await agent.channel.track({ name: "Ada" })).toBe("ok");
+    expect(await agent.channel.track({ name: "Ada", note: "x".repeat(2000) })).toBe("error");
+    await expect.poll(() => stateOf(customer.channel, AGENT).map((p) => p.name)).toEqual(["Ada"]);
+    expect(stateOf(customer.channel, AGENT)[0]?.note).toBeUndefined();
+  });
+
   it("the stream's close ends the presence; a new connection of the stream tracks again", async () => {
     const customer = watching(client(tokens.customer).client);
     await live(customer.channel);
