@@ -33,6 +33,10 @@ RECORD_PRESENCE = """() => {
 }"""
 
 
+# A tab whose pagehide never reaches the page's listeners, as when it crashes.
+NO_PAGEHIDE = """window.addEventListener("pagehide", (e) => e.stopImmediatePropagation(), true);"""
+
+
 @pytest.fixture
 def second_agent(conn: psycopg.Connection, world: World) -> uuid.UUID:
     """Another agent of org A: both may answer the world's ticket."""
@@ -140,9 +144,10 @@ def test_a_follower_tab_tracks_on_the_leaders_stream_with_a_presence_of_its_own(
     streams: list[str] = []
     follower = agent_context.new_page()
     follower.on("request", lambda r: streams.append(r.url) if "/v1/stream" in r.url else None)
-    follower.goto(
+    follower_url = (
         f"{live_server.url}/?token={live_server.token(world.agent)}&ticket={world.ticket}&name=Ada"
     )
+    follower.goto(follower_url)
     expect(follower.get_by_test_id("connection-state")).to_have_text("live", timeout=10_000)
     expect(presence_of(customer)).to_have_text("Ada is viewing")
 
@@ -150,9 +155,28 @@ def test_a_follower_tab_tracks_on_the_leaders_stream_with_a_presence_of_its_own(
     expect(presence_of(customer)).to_have_text("Ada is typing…")
     # The follower's presence frames come through the leader: it opened no stream itself.
     assert streams == [], streams
-    # The leader tab still has its own presence, not typing: closing the follower leaves it.
+    # The leader tab still has its own presence, not typing: closing the follower (its pagehide
+    # untracks with keepalive) leaves that one.
     follower.close(run_before_unload=True)
     expect(presence_of(customer)).to_have_text("Ada is viewing", timeout=5000)
+
+    # A follower that dies without its pagehide (a crash; here its pagehide is swallowed): the
+    # leader sees its tab lock go and removes its presence, which lived on the leader's stream
+    # and would otherwise outlive the tab.
+    crashing = agent_context.new_page()
+    crashing.add_init_script(NO_PAGEHIDE)
+    crashing.goto(follower_url)
+    expect(crashing.get_by_test_id("connection-state")).to_have_text("live", timeout=10_000)
+    thread_of(crashing).locator("textarea").fill("Typed in a tab about to crash")
+    expect(presence_of(customer)).to_have_text("Ada is typing…")
+    deletes: list[tuple[Page, str]] = []  # (the page that sent it, its URL)
+    agent_context.on(
+        "request",
+        lambda r: deletes.append((r.frame.page, r.url)) if r.method == "DELETE" else None,
+    )
+    crashing.close()
+    expect(presence_of(customer)).to_have_text("Ada is viewing", timeout=5000)
+    assert [url for page, url in deletes if page == leader and "/presence/" in url], deletes
     leader.close()
     expect(presence_of(customer)).to_have_text("", timeout=5000)
     for context in (customer_context, agent_context):
