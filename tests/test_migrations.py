@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import re
 import subprocess
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -245,6 +247,33 @@ def test_each_track_head_records_the_canonical_file_it_was_cut_from() -> None:
             f"sql/{file} changed since revision {head.revision}: add a revision to the"
             f" {track} track holding the change (idempotent), with canonical_sha256 = '{digest}'"
         )
+
+
+# A definition as the canonical files write it (also inside a DO block), not the templates that
+# realtime.enable formats, whose names are placeholders (realtime.%1$I).
+CREATE_FUNCTION = re.compile(
+    r"^\s*create (?:or replace )?function ([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\(", re.MULTILINE
+)
+
+
+def six_line_blocks(text: str) -> set[tuple[str, ...]]:
+    """Every run of six consecutive lines of code (blank lines and comments skipped)."""
+    code = [s for line in text.splitlines() if (s := line.strip()) and not s.startswith("--")]
+    return {tuple(code[i : i + 6]) for i in range(len(code) - 5)}
+
+
+def test_the_canonical_files_define_each_function_once() -> None:
+    """The current definition of anything is in one place: across sql/realtime.sql and
+    sql/ticket_app.sql each function name is created once (no restatements, no overloads), and
+    no block of six lines appears in both files (no body copied from one track to the other).
+    Deltas restate what they change; that is history, and not checked here."""
+    texts = [sqlfiles.read(name) for name in CANONICAL_FILES]
+    defined = Counter(name for text in texts for name in CREATE_FUNCTION.findall(text))
+    assert defined["realtime.enable"] == 1 and defined["public.set_thread_ai_status"] == 1
+    assert len(defined) > 40
+    assert sorted(name for name, count in defined.items() if count > 1) == []
+    shared = six_line_blocks(texts[0]) & six_line_blocks(texts[1])
+    assert not shared, "in both canonical files:\n" + "\n".join(min(shared))
 
 
 def test_offline_mode_prints_reviewable_ddl(empty_database_url: str) -> None:

@@ -1,6 +1,7 @@
 """PUT and DELETE /v1/channels/{channel}/presence/{ref}: track and untrack, on any replica.
 
-Order of checks: token (401), write origin (403), channel and ref (400), body (415/400/422),
+Order of checks: token (401), write origin (403), channel (404 for an unregistered prefix,
+else 400 if invalid) and ref (400), body (415/400/422),
 state size (400), updates per connection (429); then the database decides (realtime.track()):
 who may track (403), whose ref it is (409), how many a channel holds (429). Presence frames go
 out through the streams (presence.py).
@@ -46,7 +47,13 @@ async def caller(request: Request) -> auth.Principal:
 async def target(request: Request) -> tuple[subscriptions.Subscription, uuid.UUID]:
     """The channel (as the catalog knows it) and the presence ref of the path; 400 if bad."""
     catalog = await request.app.state.hub.catalog()
-    info, key = subscriptions.parse_channel(request.path_params["channel"], catalog)
+    name = request.path_params["channel"]
+    match = subscriptions.CHANNEL_RE.match(name)
+    if match and match["prefix"] not in catalog.channels:
+        raise HTTPError(
+            404, "not_found", f"no channel {name[:100]!r}: its prefix is not registered"
+        )
+    info, key = subscriptions.parse_channel(name, catalog)
     raw = request.path_params["ref"]
     try:
         ref = uuid.UUID(raw)
@@ -69,6 +76,7 @@ async def track(request: Request) -> Response:
       200: PresenceTracked
       400: the channel or ref is invalid, or the state is over THREADCAST_MAX_PRESENCE_BYTES
       403: you may not read this channel, or the write's origin is not allowed
+      404: no channel has this prefix
       409: the ref is another user's presence
       429: too many updates on this connection, or too many presences on the channel
     """
@@ -128,6 +136,7 @@ async def untrack(request: Request) -> Response:
       204: {description: ended (or there was none)}
       400: the channel or ref is invalid
       403: the write's origin is not allowed
+      404: no channel has this prefix
     """
     principal = await caller(request)
     channel, ref = await target(request)
