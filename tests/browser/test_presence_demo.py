@@ -177,7 +177,21 @@ def test_a_follower_tab_tracks_on_the_leaders_stream_with_a_presence_of_its_own(
     crashing.close()
     expect(presence_of(customer)).to_have_text("Ada is viewing", timeout=5000)
     assert [url for page, url in deletes if page == leader and "/presence/" in url], deletes
-    leader.close()
+
+    # The leader goes: another tab takes the stream over, on a new connection, and its presence
+    # (which ended with the old connection) is tracked again on the new one.
+    heir = agent_context.new_page()
+    heir_streams: list[str] = []
+    heir.on("request", lambda r: heir_streams.append(r.url) if "/v1/stream" in r.url else None)
+    heir.goto(follower_url)
+    expect(heir.get_by_test_id("connection-state")).to_have_text("live", timeout=10_000)
+    assert heir_streams == [], heir_streams
+    leader.close(run_before_unload=True)
+    expect(heir.get_by_test_id("connection-state")).to_have_text("live", timeout=10_000)
+    heir.wait_for_timeout(1500)  # past the second in which the old connection's presences end
+    expect(presence_of(customer)).to_have_text("Ada is viewing")
+    assert len(heir_streams) == 1, heir_streams  # the heir holds the stream now
+    heir.close(run_before_unload=True)
     expect(presence_of(customer)).to_have_text("", timeout=5000)
     for context in (customer_context, agent_context):
         context.close()
