@@ -1283,12 +1283,21 @@ $$;
 -- that user may read, with the payload text on the first row of each id and null after that.
 -- At the end it puts the caller's role and claims back (on an error the rollback does). One
 -- generic plan: PostgreSQL otherwise re-planned the RLS query for every identity.
+--
+-- No JIT. enable_seqscan = off keeps the log's lookups on its primary key, but it holds for
+-- every query planned inside, policies' subqueries and derived rules included; up to
+-- PostgreSQL 17 a sequential scan with no alternative (a subquery reading a whole small table,
+-- such as `channel_id in (select id from channels)`) still gets 1e10 added to its cost, far
+-- above jit_above_cost, and a rule that is not inlined is planned, and so compiled, again on
+-- each execution: JIT cost about 0.1 to 0.3 s per reader and query on PostgreSQL 15 (18 counts
+-- disabled nodes instead). These queries each read a few rows: JIT never pays for itself.
 create function realtime.read_batch(requests jsonb)
 returns table (request integer, id bigint, payload text)
 language plpgsql
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
+set jit = off
 as $$
 declare
     req record;
