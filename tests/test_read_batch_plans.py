@@ -95,9 +95,10 @@ def test_read_batch_jit_compiles_nothing_a_subquery_policy_runs(
     # read the channels: the plans that were JIT-compiled on PostgreSQL 15.
     rule_plans = [p for p in plans if "chat.channels" in p]
     assert len(rule_plans) >= len(MEMBERS), text
-    # Every statement read_batch() ran was planned with JIT off, and none was compiled.
-    assert all(re.search(r"^Settings:.*jit = 'off'", p, re.M) for p in plans), text
+    # None was JIT-compiled (where the server has JIT), and every statement read_batch() ran
+    # was planned with JIT off (wherever it runs).
     assert "JIT:" not in text
+    assert all(re.search(r"^Settings:.*jit = 'off'", p, re.M) for p in plans), text
     # What enable_seqscan = off is for: the log is read by its primary key, never scanned.
     log_reads = [p for p in plans if "from realtime.messages m" in p]
     assert log_reads and all("messages_pkey" in p for p in log_reads), text
