@@ -12,7 +12,7 @@ revision = "realtime_0005"
 down_revision = "realtime_0004"
 branch_labels = None
 # The canonical file this revision leaves the schema at (tests/test_migrations.py).
-canonical_sha256 = "d9be370109019883c367e4d429c1a7406393b89b48500862076abd5c286d6839"
+canonical_sha256 = "1fc83a6e3dbd60aec4bd6c94112bdb308782b75ca4167eb3e3671ce12b76e6be"
 depends_on = None
 
 
