@@ -15,7 +15,7 @@
    the same cost (ratio 1). With a subquery neither rule can be inlined, and both run the same
    subquery; without one, the derived rule is a function of the columns it reads, which
    PostgreSQL inlines into the log's policy as it inlines the hand-written one. (Before
-   realtime_0005 turned JIT off in read_batch(), PostgreSQL 15 JIT-compiled the subquery rule's
+   realtime_0006 turned JIT off in read_batch(), PostgreSQL 15 JIT-compiled the subquery rule's
    query on every call, for either rule: about 240 ms per reader for 1 event, 1.2 s for 5.)
 
     .venv/bin/python benchmarks/sql_costs.py              # 1,000 identities, 20,000 rows

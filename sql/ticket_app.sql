@@ -178,6 +178,19 @@ as $$
     select public.ticket_access(ticket) is not null
 $$;
 
+-- Who sees a presence on a ticket's channel (the channel's presence rule): whoever may read the
+-- ticket, except that a presence composing an internal note is for the ticket's agents only.
+-- Anything but an absent, false or null "internal" counts as internal: a malformed state is
+-- hidden from customers, not shown.
+create function public.presence_visible(ticket uuid, state jsonb) returns boolean
+language sql stable
+as $$
+    select case when coalesce(state -> 'internal', 'null') in ('false', 'null')
+                then public.can_read_ticket(ticket)
+                else public.is_ticket_agent(ticket)
+           end
+$$;
+
 -- Threads are visible with their ticket.
 create function public.thread_visible(th public.ticket_threads) returns boolean
 language sql stable
@@ -376,7 +389,8 @@ select realtime.enable('public.ticket_threads', 'ticket-threads:{ticket_id}',
                        'public.thread_visible(public.ticket_threads)');
 select realtime.enable('public.ticket_notes', 'ticket-threads:{ticket_id}',
                        'public.note_visible(public.ticket_notes)');
-select realtime.register_channel('ticket-threads:', 'public.can_read_ticket(uuid)');
+select realtime.register_channel('ticket-threads:', 'public.can_read_ticket(uuid)',
+                                 'public.presence_visible(uuid, jsonb)');
 -- The inbox: ticket changes and the AI status of every thread, for the organisation's agents.
 select realtime.enable('public.tickets', 'org-tickets:{org_id}',
                        'public.inbox_visible(public.tickets)');

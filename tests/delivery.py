@@ -389,7 +389,7 @@ RESULTS = Path("test-artifacts/delivery-results.json")
 
 
 def record(scenario: str, writers: Writers, reports: list[Report]) -> None:
-    """Keep the scenario's figures for the README table; fail if any client saw a problem."""
+    """Keep the scenario's figures for docs/testing.md's table; fail if any client saw a problem."""
     row = {
         "scenario": scenario,
         "written": len(writers.acknowledged),

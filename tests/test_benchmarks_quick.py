@@ -90,6 +90,24 @@ def test_multi_channel_quick_connects_every_stream_of_both_layouts(
     }  # fmt: skip
 
 
+def test_presence_quick_delivers_typing_and_measures_its_storage(
+    server_url: str, tmp_path: Path
+) -> None:
+    report = run("presence.py", server_url, tmp_path / "p.json")
+    load = report["load"]
+    assert load["connected"] == 20
+    assert load["stream_errors"] == load["put_errors"] == 0
+    # 20 clients over 4 tickets toggling every 2 s: 10 updates/s, each to its 5 viewers.
+    assert load["typing"]["deliveries_per_s"] > 0
+    assert load["typing"]["latency_ms"]["p50"] is not None
+    assert load["idle"]["deliveries_per_s"] == 0
+    storage = report["storage"]
+    # The choice the benchmark justifies: the unlogged table writes far less WAL.
+    unlogged = storage["unlogged table + NOTIFY"]["wal_bytes_per_update"]
+    assert unlogged < storage["logged table + NOTIFY"]["wal_bytes_per_update"] / 5
+    assert unlogged < storage["durable log (realtime.send)"]["wal_bytes_per_update"] / 5
+
+
 def test_notify_throughput_quick_loses_nothing(server_url: str, tmp_path: Path) -> None:
     report = run("notify_throughput.py", server_url, tmp_path / "n.json")
     assert report["medians"]["bare"]["notifications_per_s"] > 0

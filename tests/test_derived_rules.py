@@ -9,7 +9,7 @@ table's own select, as that user, shows (INSERT, new side of an UPDATE) or showe
 in and out of users' sight (membership, roles, a channel going private or to another
 workspace, a message moving channel or being hidden), deletes. Each change is its own
 transaction, and events are read right after it: a policy's subqueries read the other tables
-as they are when the event is read (docs in the README)."""
+as they are when the event is read (docs/adopting.md)."""
 
 from __future__ import annotations
 

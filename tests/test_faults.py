@@ -2,7 +2,7 @@
 checker: zero lost, zero duplicated, nothing out of order or leaked — or an explicit `reset`.
 
 Run alone with `pytest -m faults`. Each scenario records a row in
-`test-artifacts/delivery-results.json` (the table in the README comes from there).
+`test-artifacts/delivery-results.json` (the table in docs/testing.md comes from there).
 """
 
 from __future__ import annotations

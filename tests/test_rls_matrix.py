@@ -4,6 +4,7 @@ replays, DELETE events, AI status)."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import psycopg
 import pytest
@@ -167,3 +168,50 @@ def test_table_and_log_agree_on_every_note(conn: psycopg.Connection, world: Worl
             in_table = {r["body"] for r in cur.fetchall()}
         in_log = visible_as(conn, user, before)
         assert in_table == in_log, name
+
+
+# Presence: who may track on the ticket's channel, and who sees which presence (the channel's
+# authorize function and presence rule, as realtime.track() and read_presence() apply them).
+PRESENCE_STATES = {
+    "viewing": {"name": "x"},
+    "typing a reply": {"typing": True, "internal": False},
+    "composing internal": {"typing": True, "internal": True},
+    "internal, malformed": {"typing": True, "internal": "yes"},
+    "internal null": {"typing": True, "internal": None},
+}
+PRESENCE_MATRIX = {
+    "customer": {"viewing", "typing a reply", "internal null"},
+    "agent": set(PRESENCE_STATES),
+    "other_agent": set(),
+    "stranger": set(),
+}
+TRACKERS = {"customer", "agent"}  # who may track on the ticket's channel (who may read it)
+
+
+def track_as(conn: psycopg.Connection, w: World, name: str, state: dict) -> str:
+    return conn.execute(
+        "select realtime.track('authenticated', %s, null, 'ticket-threads:', %s, %s, %s,"
+        " %s::jsonb, interval '1 minute', 100)",
+        (str(getattr(w, name)), str(w.ticket), uuid.uuid4(), uuid.uuid4(), json.dumps(state)),
+    ).fetchone()[0]
+
+
+def test_presence_matrix(conn: psycopg.Connection, world: World) -> None:
+    """Every user tracks each state; each user reads the channel's presences as itself."""
+    outcomes = {name: track_as(conn, world, name, {"probe": name}) for name in USERS}
+    assert {n for n, o in outcomes.items() if o == "ok"} == TRACKERS
+    assert {o for n, o in outcomes.items() if n not in TRACKERS} == {"forbidden"}
+    conn.execute("delete from realtime.presences")
+    for label, state in PRESENCE_STATES.items():
+        assert track_as(conn, world, "agent", state | {"label": label}) == "ok"
+    requests = [
+        {"role": "authenticated", "sub": str(getattr(world, name)), "topics": [world.topic]}
+        for name in USERS
+    ]
+    rows = conn.execute(
+        "select request, state from realtime.read_presence(%s::jsonb)", (json.dumps(requests),)
+    ).fetchall()
+    seen = {name: set() for name in USERS}
+    for request, state in rows:
+        seen[USERS[request]].add(json.loads(state)["label"])
+    assert seen == PRESENCE_MATRIX

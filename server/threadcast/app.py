@@ -17,7 +17,18 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from threadcast import api, auth, db, demo, metrics, migrations, openapi, roles, stream
+from threadcast import (
+    api,
+    auth,
+    db,
+    demo,
+    metrics,
+    migrations,
+    openapi,
+    presence_api,
+    roles,
+    stream,
+)
 from threadcast.config import Settings, cors_origins, signing_key_problem
 from threadcast.errors import (
     DATABASE_UNAVAILABLE,
@@ -97,7 +108,7 @@ def middleware(settings: Settings) -> list[Middleware]:
     cors = Middleware(
         CORSMiddleware,
         allow_origins=origins,
-        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "If-Match", "Last-Event-ID"],
         # Threadcast-Position: a REST read's log position, to start its stream from.
         expose_headers=["Retry-After", "Idempotent-Replayed", "Threadcast-Position"],
@@ -145,7 +156,14 @@ def create_app(settings: Settings) -> Starlette:
         )
         await dispatch_pool.open(wait=True, timeout=30)
         hub = Hub(pool, settings, app.state.metrics, dispatch_pool)
-        listener = Listener(url, settings, app.state.metrics, on_wake=hub.wake)
+        listener = Listener(
+            url,
+            settings,
+            app.state.metrics,
+            on_wake=hub.wake,
+            on_presence=hub.presence.changed,
+            on_reconnect=hub.presence.resync,
+        )
         app.state.hub = hub
         app.state.listener = listener
         app.state.loop = asyncio.get_running_loop()
@@ -170,6 +188,12 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", metrics.endpoint),
             Route("/v1/channels/{channel:str}/stream", stream.endpoint),
             Route("/v1/stream", stream.multi_endpoint),
+            Route("/v1/channels/{channel:str}/presence/{ref}", presence_api.track, methods=["PUT"]),
+            Route(
+                "/v1/channels/{channel:str}/presence/{ref}",
+                presence_api.untrack,
+                methods=["DELETE"],
+            ),
             Route("/openapi.json", openapi.endpoint),
             # TICKET_ROUTES go here when the database has the ticket application.
             Mount("/static", StaticFiles(directory=static_dir()), name="static"),

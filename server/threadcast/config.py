@@ -73,6 +73,17 @@ class Settings:
     # 100 KB token still reaches auth and gets its 401.
     max_header_bytes: int = 1_048_576
 
+    # Presence (PUT /v1/channels/{channel}/presence/{ref}): a state's JSON at most this big
+    # (400 presence_too_large), so many updates a second per stream connection (429 past the
+    # burst), so many presences on one channel (429 too_many_presences). A presence outlives
+    # its replica by at most its TTL: the replica holding its connection renews it every
+    # TTL / 3, and one that has expired is ended by whichever replica sweeps first.
+    max_presence_bytes: int = 1024
+    presence_updates_per_second: float = 5.0
+    presence_update_burst: int = 10
+    max_presences_per_channel: int = 200
+    presence_ttl_seconds: float = 15.0
+
     # Demo mode (`threadcast serve` on the embedded database): /demo/users hands out tokens
     # for the seeded demo users so the page can offer a picker. Never on a real database.
     demo: bool = False

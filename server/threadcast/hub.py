@@ -48,6 +48,7 @@ import datetime as dt
 import json
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ from threadcast import reader
 from threadcast.config import Settings
 from threadcast.db import Identity, as_server
 from threadcast.metrics import Metrics
+from threadcast.presence import Presence
 from threadcast.sqlfiles import queries
 from threadcast.subscriptions import Catalog, Subscription
 
@@ -136,6 +138,8 @@ class Connection:
     catching_up: asyncio.Task[None] | None = None
     final: bytes | None = None  # the frame `reset` queued last; the stream ends with it
     pending_bytes: int = 0
+    # The stream's id (in its `subscribed` frame): a presence names it, to end with it.
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
     # One slot past the limit, so the final frame always fits behind a full queue.
     queue: asyncio.Queue[bytes] = field(init=False)
     room: asyncio.Event = field(init=False, default_factory=asyncio.Event)
@@ -146,6 +150,11 @@ class Connection:
     @property
     def bindings(self) -> int:
         return sum(len(s.bindings) for s in self.channels.values())
+
+    @property
+    def presence_topics(self) -> list[str]:
+        """Its channels bound to `presence`."""
+        return [topic for topic, s in self.channels.items() if s.presence]
 
     def wants(self, event: DecodedEvent) -> bool:
         """Whether this stream sends `event`: one of its channels, a binding that matches,
@@ -339,6 +348,8 @@ class Hub:
         self._reads = asyncio.Semaphore(max(1, settings.pool_max_size - 2))
         self.queued = SharedBytes(settings.catch_up_total_bytes)
         self.q = queries("relay")
+        # Presence frames for streams bound to it (the app starts and closes it).
+        self.presence = Presence(pool, settings, self.connection_ids)
 
     # Lifecycle -------------------------------------------------------------------------------
 
@@ -355,6 +366,7 @@ class Hub:
             asyncio.create_task(self._prune_forever(), name="hub-prune"),
             asyncio.create_task(self._summarize_forever(), name="hub-summarize"),
         ]
+        await self.presence.start()
 
     def begin_shutdown(self) -> None:
         """End every stream with a `shutdown` frame so clients resume on another replica."""
@@ -372,6 +384,7 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.presence.close()
 
     @property
     def closing(self) -> bool:
@@ -435,6 +448,10 @@ class Hub:
         conn.live = False
         conn.catching_up = asyncio.create_task(self.catch_up(conn, cursor))
 
+    def connection_ids(self) -> list[uuid.UUID]:
+        """Every open stream's id."""
+        return [conn.id for group in self.groups.values() for conn in group.connections]
+
     def unregister(self, conn: Connection) -> None:
         conn.closed = True
         conn.discard()  # its bytes no longer count against the hub's
@@ -451,6 +468,7 @@ class Hub:
                 if not topic_subscribers:
                     del self.subscribers[topic]
             self._count(conn, -1)
+            self.presence.unwatch(conn, conn.presence_topics)
 
     def _count(self, conn: Connection, sign: int) -> None:
         # O(1) per change: a churn of 10,000 connections must not rescan them all each time.
@@ -479,8 +497,11 @@ class Hub:
                 self.position,
                 **where,
                 bindings=conn.bindings,
+                connection=str(conn.id),
             )
         )
+        if topics := conn.presence_topics:
+            self.presence.watch(conn, topics)  # its sync comes after `subscribed`
 
     async def cursor_state(self, position: Position) -> str:
         async with as_server(self.pool) as conn:

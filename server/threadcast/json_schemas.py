@@ -24,6 +24,8 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     payloads.NoteRealtimePayload,
     payloads.AIProcessingPayload,
     payloads.SystemEvent,
+    payloads.PresencePayload,
+    payloads.PresenceTracked,
     payloads.Ticket,
     payloads.Thread,
     payloads.ThreadNote,
@@ -36,6 +38,7 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     payloads.ErrorBody,
 )
 REQUESTS: tuple[type[BaseModel], ...] = (
+    payloads.TrackPresence,
     payloads.CreateThread,
     payloads.CreateNote,
     payloads.EditNote,

@@ -1,8 +1,9 @@
 """The LISTEN connection: one per process, outside the pool, reconnecting by itself.
 
-It only ever wakes the hub. Work is never lost to a missed notification: after every
-(re)connect it wakes the hub, which reads the log from its own position, and the hub also
-polls on a timer.
+It wakes the hub, and tells presence which channel's presence changed (the payload is only a
+channel name; presence reads the state itself). Work is never lost to a missed notification:
+after every (re)connect it wakes the hub, which reads the log from its own position, and the
+hub also polls on a timer; presence reads every watched channel again.
 """
 
 from __future__ import annotations
@@ -22,18 +23,27 @@ from threadcast.metrics import Metrics
 log = logging.getLogger(__name__)
 
 CHANNEL = "threadcast_v1"  # versioned, like the SQL that notifies on it
+PRESENCE_CHANNEL = "threadcast_presence_v1"  # realtime.presence_changed()
 LIVENESS_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 10.0
 
 
 class Listener:
     def __init__(
-        self, database_url: str, settings: Settings, metrics: Metrics, on_wake: Callable[[], None]
+        self,
+        database_url: str,
+        settings: Settings,
+        metrics: Metrics,
+        on_wake: Callable[[], None],
+        on_presence: Callable[[str], None] = lambda topic: None,
+        on_reconnect: Callable[[], None] = lambda: None,
     ) -> None:
         self.database_url = database_url
         self.settings = settings
         self.metrics = metrics
         self.on_wake = on_wake
+        self.on_presence = on_presence  # a channel's presence changed
+        self.on_reconnect = on_reconnect  # notifications may have been missed
         self.connected = False
         self.reconnects = 0
         self.last_error: str | None = None
@@ -87,14 +97,19 @@ class Listener:
             self.database_url, autocommit=True, application_name="threadcast-listener"
         ) as conn:
             await conn.execute(f"listen {CHANNEL}")
+            await conn.execute(f"listen {PRESENCE_CHANNEL}")
             self.connected = True
             self.connected_since = time.monotonic()
             self.backend_pid = conn.info.backend_pid
             self._first_attempt.set()
             log.info("listener: listening on %s", CHANNEL)
             self.on_wake()  # catch up on whatever happened while we were away
+            self.on_reconnect()
             while True:
-                async for _ in conn.notifies(timeout=LIVENESS_SECONDS):
-                    self.on_wake()
+                async for notify in conn.notifies(timeout=LIVENESS_SECONDS):
+                    if notify.channel == PRESENCE_CHANNEL:
+                        self.on_presence(notify.payload)
+                    else:
+                        self.on_wake()
                 # No notification for a while: make sure the connection is still alive.
                 await conn.execute("select 1")

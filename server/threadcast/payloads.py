@@ -136,6 +136,27 @@ class SystemEvent(BaseModel):
     channel: str | None = None
     channels: list[str] | None = None  # /v1/stream's `subscribed`: the channels now live
     bindings: int | None = None
+    # `subscribed`: this stream's id, which a presence names to live and end with it.
+    connection: uuid.UUID | None = None
+
+
+class PresenceEntry(BaseModel):
+    """One presence: the tracking user's `sub`, the presence's own ref (one per tab and
+    channel) and its state."""
+
+    key: str
+    ref: uuid.UUID
+    state: dict[str, Any]
+
+
+class PresencePayload(BaseModel):
+    """An `event: presence` frame (no id: presence is never replayed): `sync`, the whole
+    state the viewer may see, once a channel is live; then `join` (new, or a changed state for
+    the same ref) and `leave` (gone, or no longer visible to the viewer; the last state it saw)."""
+
+    channel: str
+    type: Literal["sync", "join", "leave"]
+    presences: list[PresenceEntry]
 
 
 def parse_change(data: dict[str, Any]) -> PostgresChangesPayload[Any]:
@@ -166,6 +187,21 @@ Subject = Annotated[
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class TrackPresence(Request):
+    """PUT /v1/channels/{channel}/presence/{ref}: the stream it lives with (the `connection`
+    of its `subscribed` frame) and its state, a JSON object of at most
+    THREADCAST_MAX_PRESENCE_BYTES."""
+
+    connection: uuid.UUID
+    state: dict[str, Any]
+
+
+class PresenceTracked(PresenceEntry):
+    """The answer to a track: the presence as viewers receive it, with its channel."""
+
+    channel: str
 
 
 class CreateThread(Request):

@@ -1,4 +1,5 @@
-"""Limits: connection attempts per IP, open streams per user, request and query sizes.
+"""Limits: connection attempts per IP, open streams per user, presence updates per stream
+connection, request and query sizes.
 
 All in-process and O(1). They protect one replica; a fleet behind a load balancer enforces
 the sum of its replicas' limits.
@@ -50,6 +51,7 @@ class Limiter:
         self.clock = clock
         self._buckets: dict[str, TokenBucket] = {}
         self._open: defaultdict[str, int] = defaultdict(int)
+        self._presence_buckets: dict[str, TokenBucket] = {}
 
     def check_connect_attempt(self, ip: str) -> None:
         """Raise 429 when `ip` exceeds settings.connect_attempts_per_ip_per_minute."""
@@ -64,11 +66,32 @@ class Limiter:
         if wait:
             raise too_many(f"too many connection attempts from {ip}; slow down", wait)
 
-    def _forget_full_buckets(self, now: float) -> None:
+    def check_presence_update(self, connection: str) -> None:
+        """Raise 429 when a stream connection's presence updates pass
+        settings.presence_updates_per_second (after a burst of presence_update_burst)."""
+        rate = self.settings.presence_updates_per_second
+        burst = self.settings.presence_update_burst
+        now = self.clock()
+        bucket = self._presence_buckets.get(connection)
+        if bucket is None:
+            if len(self._presence_buckets) >= self.MAX_TRACKED_IPS:
+                self._forget_full_buckets(now, self._presence_buckets)
+            bucket = self._presence_buckets[connection] = TokenBucket(burst, rate, burst, now)
+        wait = bucket.take(now)
+        if wait:
+            raise too_many(
+                f"more than {rate:g} presence updates a second on this connection; coalesce them",
+                wait,
+            )
+
+    def _forget_full_buckets(
+        self, now: float, buckets: dict[str, TokenBucket] | None = None
+    ) -> None:
         # A bucket that has refilled holds no information; dropping it bounds memory.
-        for ip, bucket in list(self._buckets.items()):
+        buckets = self._buckets if buckets is None else buckets
+        for key, bucket in list(buckets.items()):
             if bucket.tokens + (now - bucket.updated) * bucket.rate >= bucket.capacity:
-                del self._buckets[ip]
+                del buckets[key]
 
     def acquire_connection(self, sub: str) -> None:
         """Count an open stream for `sub`; 429 past settings.max_connections_per_user."""

@@ -1,8 +1,8 @@
 """What a client asks for: a channel and `on` bindings, parsed and checked against the catalog.
 
 A binding is `EVENT:SCHEMA.TABLE[:FILTER]` (Supabase's postgres_changes vocabulary; FILTER is
-`column=op.value` with op one of eq, neq, lt, lte, gt, gte, in) or `ai_status`. No binding means
-every realtime table on the channel plus AI status.
+`column=op.value` with op one of eq, neq, lt, lte, gt, gte, in), `ai_status` or `presence`. No
+binding means every realtime table on the channel plus AI status (presence only when asked).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ FILTER_RE = re.compile(
     r"^(?P<column>[a-z_][a-z0-9_]{0,62})=(?P<op>eq|neq|lt|lte|gt|gte|in)\.(?P<value>.*)$"
 )
 CUSTOM_EVENTS = frozenset({"ai_status"})
+# Presence frames (presence.py): only for a channel bound to it; never part of "every event".
+PRESENCE = "presence"
 MAX_FILTER_VALUE = 1000
 MAX_IN_VALUES = 100
 
@@ -224,7 +226,12 @@ class Subscription:
     bindings: tuple[Binding, ...]
 
     def wants(self, event_name: str, payload: dict[str, Any]) -> bool:
-        return any(b.matches(event_name, payload) for b in self.bindings)
+        return any(b.matches(event_name, payload) for b in self.bindings if b.event != PRESENCE)
+
+    @property
+    def presence(self) -> bool:
+        """Whether the stream gets this channel's presence frames."""
+        return any(b.event == PRESENCE for b in self.bindings)
 
 
 def parse_channel(channel: str, catalog: Catalog) -> tuple[ChannelInfo, str]:
@@ -286,13 +293,13 @@ def parse_filter(spec: str, table: TableInfo) -> Filter:
 
 
 def parse_binding(spec: str, prefix: str, catalog: Catalog) -> Binding:
-    if spec in CUSTOM_EVENTS:
+    if spec in CUSTOM_EVENTS or spec == PRESENCE:
         return Binding(event=spec)
     match = BINDING_RE.match(spec)
     if not match:
         raise bad_request(
             f"malformed subscription {spec[:100]!r}: expected EVENT:schema.table[:filter]"
-            " (EVENT one of INSERT, UPDATE, DELETE, *) or ai_status"
+            " (EVENT one of INSERT, UPDATE, DELETE, *), ai_status or presence"
         )
     schema, table_name = match["schema"], match["table"]
     table = catalog.tables.get((schema, table_name))

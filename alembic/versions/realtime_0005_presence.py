@@ -1,18 +1,18 @@
-"""realtime: read_batch() runs without JIT (its disabled seq scans made PG 15 compile policies)
+"""realtime: presence (an unlogged table and NOTIFY; track, untrack, read as each viewer)
 
 Revision ID: realtime_0005
 Revises: realtime_0004
 """
 
 # A delta: the same change is also made in sql/realtime.sql, and a fresh install applies that
-# file and then this delta, so it is idempotent (alter function ... set).
+# file and then this delta, so it is idempotent (create or replace, if not exists).
 from threadcast.migrations import apply_sql
 
 revision = "realtime_0005"
 down_revision = "realtime_0004"
 branch_labels = None
 # The canonical file this revision leaves the schema at (tests/test_migrations.py).
-canonical_sha256 = "1fc83a6e3dbd60aec4bd6c94112bdb308782b75ca4167eb3e3671ce12b76e6be"
+canonical_sha256 = "4d99e3fa3099eebee835d421a54e1590b0527a285641085e5b2de7c776e977ad"
 depends_on = None
 
 
