@@ -1324,12 +1324,22 @@ $$;
 -- that user may read, with the payload text on the first row of each id and null after that.
 -- At the end it puts the caller's role and claims back (on an error the rollback does). One
 -- generic plan: PostgreSQL otherwise re-planned the RLS query for every identity.
+--
+-- No JIT. enable_seqscan = off keeps the log's lookups on its primary key, but it holds for
+-- every query planned inside, policies' subqueries and derived rules included. Up to
+-- PostgreSQL 17 a sequential scan with no alternative (a subquery reading a whole small table
+-- under its own RLS, such as `channel_id in (select id from channels)`) still gets 1e10 added
+-- to its cost, far above jit_above_cost, and a rule that is not inlined runs its query afresh
+-- on each call: JIT compiled it once per event, reader and query, about 0.12 s each on
+-- PostgreSQL 15 (18 counts disabled nodes instead of adding to the cost). Each of these
+-- queries reads a few rows: JIT never pays for itself here.
 create function realtime.read_batch(requests jsonb)
 returns table (request integer, id bigint, payload text)
 language plpgsql
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
+set jit = off
 as $$
 declare
     req record;
