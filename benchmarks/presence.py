@@ -114,13 +114,16 @@ def storage(url: str, updates: int) -> dict:
 # Clients -------------------------------------------------------------------------------------
 
 
+KEEP_ALIVE_SECONDS = 4.0  # reuse a connection idle for less (uvicorn closes after 5 s)
+
+
 class Puts:
     """PUTs over a few keep-alive HTTP/1.1 connections per replica, written by hand: httpx
     cost the load generator more CPU than the servers it measures (on the same 2 cores)."""
 
     def __init__(self, per_port: int = 8) -> None:
         self.per_port = per_port
-        self.idle: dict[int, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+        self.idle: dict[int, list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]]] = {}
         self.open: dict[int, int] = {}
         self.freed = asyncio.Condition()
 
@@ -128,8 +131,12 @@ class Puts:
         async with self.freed:
             while not self.idle.get(port) and self.open.get(port, 0) >= self.per_port:
                 await self.freed.wait()
-            if self.idle.get(port):
-                return self.idle[port].pop()
+            while self.idle.get(port):
+                reader, writer, used = self.idle[port].pop()
+                if time.monotonic() - used < KEEP_ALIVE_SECONDS:
+                    return reader, writer
+                writer.close()  # the server may have closed it: uvicorn keeps 5 s
+                self.open[port] -= 1
             self.open[port] = self.open.get(port, 0) + 1
         try:
             return await asyncio.open_connection("127.0.0.1", port)
@@ -139,7 +146,7 @@ class Puts:
 
     async def _give(self, port: int, conn: tuple) -> None:
         async with self.freed:
-            self.idle.setdefault(port, []).append(conn)
+            self.idle.setdefault(port, []).append((*conn, time.monotonic()))
             self.freed.notify()
 
     async def _drop(self, port: int) -> None:
@@ -148,28 +155,31 @@ class Puts:
             self.freed.notify()
 
     async def put(self, port: int, path: str, token: str, body: Callable[[], bytes]) -> int:
-        """The status of one PUT; `body` is built once a connection is ready (it carries the
-        time it is sent)."""
-        reader, writer = await self._take(port)
-        try:
-            data = body()
-            writer.write(
-                f"PUT {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-                + data
-            )
-            status = int((await reader.readline()).split()[1])
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
-            writer.close()
-            await self._drop(port)
-            return 0
-        await self._give(port, (reader, writer))
-        return status
+        """The status of one PUT (0 if it could not be sent); `body` is built once a
+        connection is ready (it carries the time it is sent). A kept-alive connection the
+        server has closed meanwhile (uvicorn's keep-alive timeout) is replaced once."""
+        for _attempt in range(2):
+            reader, writer = await self._take(port)
+            try:
+                data = body()
+                writer.write(
+                    f"PUT {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+                    .encode() + data
+                )  # fmt: skip
+                status = int((await reader.readline()).split()[1])
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+            except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+                writer.close()
+                await self._drop(port)
+                continue
+            await self._give(port, (reader, writer))
+            return status
+        return 0
 
 
 async def one_client(
@@ -200,6 +210,7 @@ async def one_client(
         stats["puts"] += 1
         if status != 200:
             stats["put_errors"] += 1
+            stats["put_statuses"][str(status)] = stats["put_statuses"].get(str(status), 0) + 1
 
     async def toggle(puts: Puts) -> None:
         await put(puts, False)  # tracked once, before the phases
@@ -260,6 +271,7 @@ def client_process(
         "connected": 0,
         "puts": 0,
         "put_errors": 0,
+        "put_statuses": {},
         "frames_idle": 0,
         "frames_typing": 0,
         "deliveries_idle": 0,
@@ -365,7 +377,13 @@ def run(args: argparse.Namespace, url: str, data: dict) -> dict:
             p.join()
     finally:
         stop_servers(servers)
-    total = {k: sum(r[k] for r in results) for k in results[0] if k != "latencies"}
+    total = {
+        k: sum(r[k] for r in results) for k in results[0] if k not in ("latencies", "put_statuses")
+    }
+    statuses: dict[str, int] = {}
+    for r in results:
+        for status, count in r["put_statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
     latencies = sorted(x for r in results for x in r["latencies"])
 
     def ms(q: float) -> float | None:
@@ -378,6 +396,7 @@ def run(args: argparse.Namespace, url: str, data: dict) -> dict:
         "stream_errors": total["errors"],
         "puts": total["puts"],
         "put_errors": total["put_errors"],
+        "put_error_statuses": statuses,  # 0: the connection failed
         "idle": idle | {"deliveries_per_s": round(total["deliveries_idle"] / args.duration, 1)},
         "typing": typing
         | {
