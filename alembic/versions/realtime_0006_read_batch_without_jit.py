@@ -12,7 +12,7 @@ revision = "realtime_0006"
 down_revision = "realtime_0005"
 branch_labels = None
 # The canonical file this revision leaves the schema at (tests/test_migrations.py).
-canonical_sha256 = "8b8c3f03d74d67926c4a4ad136371d8502d6e3336a54dfd8db923e2a7f2ef3f9"
+canonical_sha256 = "98b3ccb87433af36efa260f20a0c31215d5b98f46dc27823c427f4cb7ed15f70"
 depends_on = None
 
 
