@@ -89,9 +89,13 @@ async def one_client(
     partial = b""
     try:
         while time.time() < stop_at.value:
-            chunk = await asyncio.wait_for(
-                reader.read(1 << 16), timeout=max(0.1, min(1.0, stop_at.value - time.time()))
-            )
+            # Wake at least once a second to look at stop_at: it is set once all connected.
+            try:
+                chunk = await asyncio.wait_for(
+                    reader.read(1 << 16), timeout=max(0.1, min(1.0, stop_at.value - time.time()))
+                )
+            except TimeoutError:
+                continue  # a quiet second (the writer not started yet): not the end
             if not chunk:
                 break
             now = time.time()
@@ -104,7 +108,7 @@ async def one_client(
                     sent = float(line[at : line.index(b"@", at)])
                     stats["received"] += 1
                     stats["latencies"].append(now - sent)
-    except (TimeoutError, ConnectionError):
+    except ConnectionError:
         pass
     finally:
         writer.close()
