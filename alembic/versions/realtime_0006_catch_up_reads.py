@@ -1,4 +1,4 @@
-"""realtime: read_batch() evaluates each identity's rules once per row (was twice)
+"""realtime: cheaper catch-ups (read_batch() runs rules once; positions carry change kinds)
 
 Revision ID: realtime_0006
 Revises: realtime_0005
@@ -12,7 +12,7 @@ revision = "realtime_0006"
 down_revision = "realtime_0005"
 branch_labels = None
 # The canonical file this revision leaves the schema at (tests/test_migrations.py).
-canonical_sha256 = "a5b34050ea6bce0bf9b70047dbc6d9de02f38491cf377ef8df489160b0407743"
+canonical_sha256 = "bbf111fbd8070cf03d01abc09b1ac0dd6c9e87479b0a7c80f129f56b2f2471bd"
 depends_on = None
 
 
