@@ -61,7 +61,11 @@ log = logger("fanout")
 # Clients -----------------------------------------------------------------------------------
 
 
-async def one_client(port: int, path: str, token: str | None, stats: dict, stop: float) -> None:
+async def one_client(
+    port: int, path: str, token: str | None, stats: dict, stop_at, connected
+) -> None:
+    """One stream until `stop_at` (a shared value the parent sets once every client is
+    connected, which `connected` counts)."""
     auth_header = f"Authorization: Bearer {token}\r\n" if token else ""
     while True:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
@@ -71,20 +75,22 @@ async def one_client(port: int, path: str, token: str | None, stats: dict, stop:
         if b" 200 " in status:
             break
         writer.close()
-        if (b" 503 " not in status and b" 429 " not in status) or time.time() > stop:
+        if (b" 503 " not in status and b" 429 " not in status) or time.time() > stop_at.value:
             stats["errors"] += 1
             return
         # Overloaded during a connect storm: come back, as an EventSource would.
         stats["retries"] += 1
         await asyncio.sleep(1 + random.random())
     stats["connected"] += 1
+    with connected.get_lock():
+        connected.value += 1
     # Reads whatever arrived and splits it into lines itself: a coroutine per line (readline)
     # cost the load generator more CPU than some servers under test, on the same 2 cores.
     partial = b""
     try:
-        while time.time() < stop:
+        while time.time() < stop_at.value:
             chunk = await asyncio.wait_for(
-                reader.read(1 << 16), timeout=max(0.1, stop - time.time())
+                reader.read(1 << 16), timeout=max(0.1, min(1.0, stop_at.value - time.time()))
             )
             if not chunk:
                 break
@@ -105,7 +111,7 @@ async def one_client(port: int, path: str, token: str | None, stats: dict, stop:
 
 
 def client_process(
-    port: int, jobs: list[tuple[str, str | None]], start_at: float, stop: float, out, nice: int
+    port: int, jobs: list[tuple[str, str | None]], stop_at, connected, out, nice: int
 ) -> None:
     # Clients yield the CPU to the server and PostgreSQL, as clients on other machines would:
     # on 2 shared cores the load generator otherwise competes with what it measures.
@@ -115,7 +121,9 @@ def client_process(
     async def main() -> None:
         tasks = []
         for path, token in jobs:
-            tasks.append(asyncio.create_task(one_client(port, path, token, stats, stop)))
+            tasks.append(
+                asyncio.create_task(one_client(port, path, token, stats, stop_at, connected))
+            )
             await asyncio.sleep(0)  # spread connects a little
         await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -176,17 +184,27 @@ def run_load(port, jobs, processes, writer, duration, server_pid, nice=0, during
     `during`, if given, is called halfway through the writing (to count connections)."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    # Let every client connect before writing: this measures steady state, not a connect storm.
-    connect_time = 3 + len(jobs) / 150
-    start_at = time.time() + connect_time
-    stop = start_at + duration
+    # Every client connects before the writing starts: this measures steady state, not a
+    # connect storm, and a client that connects late (a loaded machine) misses nothing.
+    stop_at = ctx.Value("d", time.time() + 3600)
+    connected = ctx.Value("i", 0)
     shards = [jobs[i::processes] for i in range(processes)]
     procs = [
-        ctx.Process(target=client_process, args=(port, s, start_at, stop + 2, out, nice))
+        ctx.Process(target=client_process, args=(port, s, stop_at, connected, out, nice))
         for s in shards
     ]
     for p in procs:
         p.start()
+    deadline = time.time() + 60 + len(jobs) / 50
+    while connected.value < len(jobs) and time.time() < deadline:
+        if not any(p.is_alive() for p in procs):
+            break
+        time.sleep(0.1)
+    if connected.value < len(jobs):
+        log(f"only {connected.value} of {len(jobs)} clients connected; writing anyway")
+    start_at = time.time() + 0.5
+    stop = start_at + duration
+    stop_at.value = stop + 2
     wproc = ctx.Process(target=writer[0], args=(*writer[1], start_at, stop))
     wproc.start()
     time.sleep(max(0.0, start_at - time.time()))

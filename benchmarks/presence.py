@@ -31,9 +31,9 @@ import platform
 import random
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import psutil
 import psycopg
 
@@ -114,7 +114,76 @@ def storage(url: str, updates: int) -> dict:
 # Clients -------------------------------------------------------------------------------------
 
 
+KEEP_ALIVE_SECONDS = 4.0  # reuse a connection idle for less (uvicorn closes after 5 s)
+
+
+class Puts:
+    """PUTs over a few keep-alive HTTP/1.1 connections per replica, written by hand: httpx
+    cost the load generator more CPU than the servers it measures (on the same 2 cores)."""
+
+    def __init__(self, per_port: int = 8) -> None:
+        self.per_port = per_port
+        self.idle: dict[int, list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]]] = {}
+        self.open: dict[int, int] = {}
+        self.freed = asyncio.Condition()
+
+    async def _take(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        async with self.freed:
+            while not self.idle.get(port) and self.open.get(port, 0) >= self.per_port:
+                await self.freed.wait()
+            while self.idle.get(port):
+                reader, writer, used = self.idle[port].pop()
+                if time.monotonic() - used < KEEP_ALIVE_SECONDS:
+                    return reader, writer
+                writer.close()  # the server may have closed it: uvicorn keeps 5 s
+                self.open[port] -= 1
+            self.open[port] = self.open.get(port, 0) + 1
+        try:
+            return await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await self._drop(port)
+            raise
+
+    async def _give(self, port: int, conn: tuple) -> None:
+        async with self.freed:
+            self.idle.setdefault(port, []).append((*conn, time.monotonic()))
+            self.freed.notify()
+
+    async def _drop(self, port: int) -> None:
+        async with self.freed:
+            self.open[port] -= 1
+            self.freed.notify()
+
+    async def put(self, port: int, path: str, token: str, body: Callable[[], bytes]) -> int:
+        """The status of one PUT (0 if it could not be sent); `body` is built once a
+        connection is ready (it carries the time it is sent). A kept-alive connection the
+        server has closed meanwhile (uvicorn's keep-alive timeout) is replaced once."""
+        for _attempt in range(2):
+            reader, writer = await self._take(port)
+            try:
+                data = body()
+                writer.write(
+                    f"PUT {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+                    .encode() + data
+                )  # fmt: skip
+                status = int((await reader.readline()).split()[1])
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+            except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+                writer.close()
+                await self._drop(port)
+                continue
+            await self._give(port, (reader, writer))
+            return status
+        return 0
+
+
 async def one_client(
+    puts: Puts,
     ports: list[int],
     job: dict,
     idle_at: float,
@@ -130,69 +199,62 @@ async def one_client(
         return
     connection = None
     event = None
-    sent = 0
 
-    async def put(http: httpx.AsyncClient, typing: bool) -> None:
-        nonlocal sent
-        sent += 1
-        state = {"name": job["user"][:8], "typing": typing, "sent_at": time.time()}
-        url = f"http://127.0.0.1:{random.choice(ports)}/v1/channels/{job['channel']}"
-        try:
-            answer = await http.put(
-                f"{url}/presence/{job['ref']}",
-                json={"connection": connection, "state": state},
-                headers={"Authorization": f"Bearer {job['token']}"},
-            )
-            stats["puts"] += 1
-            if answer.status_code != 200:
-                stats["put_errors"] += 1
-        except httpx.HTTPError:
+    async def put(puts: Puts, typing: bool) -> None:
+        def body() -> bytes:
+            state = {"name": job["user"][:8], "typing": typing, "sent_at": time.time()}
+            return json.dumps({"connection": connection, "state": state}).encode()
+
+        path = f"/v1/channels/{job['channel']}/presence/{job['ref']}"
+        status = await puts.put(random.choice(ports), path, job["token"], body)
+        stats["puts"] += 1
+        if status != 200:
             stats["put_errors"] += 1
+            stats["put_statuses"][str(status)] = stats["put_statuses"].get(str(status), 0) + 1
 
-    async def toggle(http: httpx.AsyncClient) -> None:
-        await put(http, False)  # tracked once, before the phases
+    async def toggle(puts: Puts) -> None:
+        await put(puts, False)  # tracked once, before the phases
         await asyncio.sleep(max(0.0, typing_at - time.time()) + random.uniform(0, period))
         typing = True
         while time.time() < stop:
-            await put(http, typing)
+            await put(puts, typing)
             typing = not typing
             await asyncio.sleep(period)
 
-    async with httpx.AsyncClient(timeout=30) as http:
-        toggler = None
-        try:
-            while time.time() < stop + 1:
-                line = await asyncio.wait_for(
-                    reader.readline(), timeout=max(0.1, stop + 1 - time.time())
-                )
-                if not line:
-                    break
-                if line.startswith(b"event: "):
-                    event = line[7:].strip()
-                elif line.startswith(b"data: ") and event == b"system" and connection is None:
-                    data = json.loads(line[6:])
-                    if data.get("type") == "subscribed":
-                        connection = data["connection"]
-                        stats["connected"] += 1
-                        toggler = asyncio.create_task(toggle(http))
-                elif line.startswith(b"data: ") and event == b"presence":
-                    frame = json.loads(line[6:])
-                    now = time.time()
-                    if now < idle_at:
-                        continue  # connecting: the first tracks and syncs
-                    phase = "typing" if now >= typing_at else "idle"
-                    stats[f"frames_{phase}"] += 1
-                    if frame["type"] == "join":
-                        for p in frame["presences"]:
-                            stats[f"deliveries_{phase}"] += 1
-                            if phase == "typing" and "sent_at" in p["state"]:
-                                stats["latencies"].append(now - p["state"]["sent_at"])
-        except TimeoutError:
-            pass
-        finally:
-            if toggler is not None:
-                toggler.cancel()
-            writer.close()
+    toggler = None
+    try:
+        while time.time() < stop + 1:
+            line = await asyncio.wait_for(
+                reader.readline(), timeout=max(0.1, stop + 1 - time.time())
+            )
+            if not line:
+                break
+            if line.startswith(b"event: "):
+                event = line[7:].strip()
+            elif line.startswith(b"data: ") and event == b"system" and connection is None:
+                data = json.loads(line[6:])
+                if data.get("type") == "subscribed":
+                    connection = data["connection"]
+                    stats["connected"] += 1
+                    toggler = asyncio.create_task(toggle(puts))
+            elif line.startswith(b"data: ") and event == b"presence":
+                frame = json.loads(line[6:])
+                now = time.time()
+                if now < idle_at:
+                    continue  # connecting: the first tracks and syncs
+                phase = "typing" if now >= typing_at else "idle"
+                stats[f"frames_{phase}"] += 1
+                if frame["type"] == "join":
+                    for p in frame["presences"]:
+                        stats[f"deliveries_{phase}"] += 1
+                        if phase == "typing" and "sent_at" in p["state"]:
+                            stats["latencies"].append(now - p["state"]["sent_at"])
+    except TimeoutError:
+        pass
+    finally:
+        if toggler is not None:
+            toggler.cancel()
+        writer.close()
 
 
 def client_process(
@@ -209,6 +271,7 @@ def client_process(
         "connected": 0,
         "puts": 0,
         "put_errors": 0,
+        "put_statuses": {},
         "frames_idle": 0,
         "frames_typing": 0,
         "deliveries_idle": 0,
@@ -217,8 +280,12 @@ def client_process(
     }
 
     async def run() -> None:
+        puts = Puts()  # one pool of connections per process
         await asyncio.gather(
-            *(one_client(ports, job, idle_at, typing_at, stop, period, stats) for job in jobs),
+            *(
+                one_client(puts, ports, job, idle_at, typing_at, stop, period, stats)
+                for job in jobs
+            ),
             return_exceptions=True,
         )
 
@@ -278,7 +345,7 @@ def run(args: argparse.Namespace, url: str, data: dict) -> dict:
                     "ref": str(uuid.uuid4()),
                 }
             )
-        connect = 5 + args.clients / 100
+        connect = 5 + args.clients / 50  # every client connected and tracked once
         idle_at = time.time() + connect
         dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
         probe = psycopg.connect(url, autocommit=True)
@@ -310,7 +377,13 @@ def run(args: argparse.Namespace, url: str, data: dict) -> dict:
             p.join()
     finally:
         stop_servers(servers)
-    total = {k: sum(r[k] for r in results) for k in results[0] if k != "latencies"}
+    total = {
+        k: sum(r[k] for r in results) for k in results[0] if k not in ("latencies", "put_statuses")
+    }
+    statuses: dict[str, int] = {}
+    for r in results:
+        for status, count in r["put_statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
     latencies = sorted(x for r in results for x in r["latencies"])
 
     def ms(q: float) -> float | None:
@@ -323,6 +396,7 @@ def run(args: argparse.Namespace, url: str, data: dict) -> dict:
         "stream_errors": total["errors"],
         "puts": total["puts"],
         "put_errors": total["put_errors"],
+        "put_error_statuses": statuses,  # 0: the connection failed
         "idle": idle | {"deliveries_per_s": round(total["deliveries_idle"] / args.duration, 1)},
         "typing": typing
         | {

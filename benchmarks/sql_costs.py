@@ -14,7 +14,9 @@
    own rows, a restrictive policy; and rows of one's own only, `owner = auth.uid()`). Expected:
    the same cost (ratio 1). With a subquery neither rule can be inlined, and both run the same
    subquery; without one, the derived rule is a function of the columns it reads, which
-   PostgreSQL inlines into the log's policy as it inlines the hand-written one.
+   PostgreSQL inlines into the log's policy as it inlines the hand-written one. (Before
+   realtime_0006 turned JIT off in read_batch(), PostgreSQL 15 JIT-compiled the subquery rule's
+   query on every call, for either rule: about 240 ms per reader for 1 event, 1.2 s for 5.)
 
     .venv/bin/python benchmarks/sql_costs.py              # 1,000 identities, 20,000 rows
     .venv/bin/python benchmarks/sql_costs.py --quick
@@ -279,9 +281,6 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.identities, args.rows, args.rounds = 50, 2000, 3
-        # On PostgreSQL 15 a read of the chat's subquery policies costs about 0.5 s per reader
-        # (both rules alike; under investigation), so the quick run keeps to a few readers.
-        args.rule_identities = args.rule_identities or 5
     args.rule_identities = args.rule_identities or args.identities
     url = create_database(args.database_url)
     try:

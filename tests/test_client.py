@@ -48,8 +48,7 @@ def notes(events: list[Event]) -> list[str]:
 def test_events_are_typed(
     live_server: RunningServer, world: World, conn: psycopg.Connection
 ) -> None:
-    def write_later() -> None:
-        time.sleep(0.5)
+    def write() -> None:
         add_note(conn, world, "typed")
         conn.execute(
             "select set_config('request.jwt.claims', %s, false)",
@@ -58,14 +57,19 @@ def test_events_are_typed(
         conn.execute("select set_thread_ai_status(%s, 'processing', 40)", (world.thread,))
 
     async def main() -> list[Event]:
-        writer = asyncio.get_running_loop().run_in_executor(None, write_later)
-        events = await collect(
-            live_server.url,
-            live_server.token(world.agent),
-            world.topic,
-            lambda evs: any(isinstance(e.data, payloads.AIProcessingPayload) for e in evs),
+        loop = asyncio.get_running_loop()
+        writes: list[asyncio.Future[None]] = []
+
+        def until(evs: list[Event]) -> bool:
+            # Write once the stream is live (it has no cursor: what came before is not sent).
+            if not writes and isinstance(evs[0].data, payloads.SystemEvent):
+                writes.append(loop.run_in_executor(None, write))
+            return any(isinstance(e.data, payloads.AIProcessingPayload) for e in evs)
+
+        events = await asyncio.wait_for(
+            collect(live_server.url, live_server.token(world.agent), world.topic, until), 60
         )
-        await writer
+        await writes[0]
         return events
 
     events = asyncio.run(main())

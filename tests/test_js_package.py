@@ -105,7 +105,10 @@ def test_vitest_against_the_real_server(
     for suite in (
         "client.test.ts",
         "stream.test.ts",
+        "presence.test.ts",
+        "presence.live.test.ts",
         "react-query/hooks.test.tsx",
+        "react-query/presence.test.tsx",
         "react-query/tickets.test.tsx",
         "react-query/inbox.test.ts",
         "react-query/cache.test.ts",

@@ -12,7 +12,7 @@ import pytest
 from tests.support import World
 
 # The baseline's positions_after(), one statement: the order and the rows it returns define the
-# function's contract. Since realtime_0006 each row also carries its change's schema, table and
+# function's contract. Since realtime_0007 each row also carries its change's schema, table and
 # eventType, as its payload has them (null for events that are not changes).
 REFERENCE = """
 select t.tick_id, m.id, m.topic, m.event,
@@ -30,8 +30,10 @@ select t.tick_id, m.id, m.topic, m.event,
  limit %(limit)s
 """
 
+# The paging itself is change_positions_after()'s (positions_after() returns its first four
+# columns), so the reference is compared with it, change columns included.
 PAGED = """
-select * from realtime.positions_after(
+select * from realtime.change_positions_after(
     %(after_tick)s, %(after_id)s, %(upto_tick)s, %(topics)s::text[], %(limit)s)
 """
 
@@ -164,7 +166,7 @@ def test_positions_carry_a_changes_kind_and_nothing_for_other_events(
     upto = conn.execute("select realtime.tick()").fetchone()[0]
     rows = conn.execute(
         "select p.event, p.change_schema, p.change_table, p.change_type, m.payload"
-        "  from realtime.positions_after(%s, %s, %s) p join realtime.messages m using (id)"
+        "  from realtime.change_positions_after(%s, %s, %s) p join realtime.messages m using (id)"
         " order by p.tick_id, p.id",
         (start[0], start[1], upto),
     ).fetchall()

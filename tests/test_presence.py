@@ -5,7 +5,9 @@ and who sees what (decided in SQL by the channel's rules), and the limits."""
 from __future__ import annotations
 
 import json
+import logging
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -468,3 +470,31 @@ def test_one_viewers_failing_read_holds_up_nobody_else(
     assert states(presence_frames(ada, "join"))[-1] == {"c": 2}
     ada.close()
     carl.close()
+
+
+def test_a_client_leaving_mid_body_is_no_server_error(
+    conn: psycopg.Connection,
+    live_server: RunningServer,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A PUT whose body never arrives (the client closed the socket): no traceback in the log,
+    nothing tracked, and the server answers the next request."""
+    body = json.dumps({"connection": str(uuid.uuid4()), "state": {"x": 1}}).encode()
+    head = (
+        f"PUT /v1/channels/{world.topic}/presence/{uuid.uuid4()} HTTP/1.1\r\n"
+        f"Host: x\r\nAuthorization: Bearer {live_server.token(world.agent)}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body) + 100}\r\n\r\n"
+    ).encode()
+    with (
+        caplog.at_level(logging.INFO),
+        socket.create_connection(("127.0.0.1", live_server.port)) as s,
+    ):
+        s.sendall(head + body[:10])
+        time.sleep(0.3)
+    time.sleep(0.5)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [
+        r.getMessage() for r in caplog.records
+    ]
+    assert conn.execute("select count(*) from realtime.presences").fetchone()[0] == 0
+    assert httpx.get(f"{live_server.url}/healthz").status_code == 200

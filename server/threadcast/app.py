@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -33,6 +33,7 @@ from threadcast.config import Settings, cors_origins, signing_key_problem
 from threadcast.errors import (
     DATABASE_UNAVAILABLE,
     HTTPError,
+    handle_client_disconnect,
     handle_database_unavailable,
     handle_http_error,
     handle_routing_error,
@@ -202,6 +203,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             HTTPError: handle_http_error,
             StarletteHTTPException: handle_routing_error,
+            ClientDisconnect: handle_client_disconnect,
             **dict.fromkeys(DATABASE_UNAVAILABLE, handle_database_unavailable),
         },
         lifespan=lifespan,

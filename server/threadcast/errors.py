@@ -8,7 +8,7 @@ import psycopg
 import psycopg_pool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from threadcast import ThreadcastError
 
@@ -70,6 +70,13 @@ async def handle_database_unavailable(request: Request, exc: Exception) -> JSONR
             headers={"Retry-After": "1"},
         ),
     )
+
+
+async def handle_client_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away while sending its body: nobody is left to answer, and nothing was
+    done (the body is read before any write). Not an error of the server's, so no traceback."""
+    log.info("client left during %s %s before its body arrived", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 DATABASE_UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)

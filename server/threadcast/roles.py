@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from psycopg import AsyncConnection
 
-# The one statement of this check. (It belongs with the named queries in sql/queries/; it
-# stays here until the engine's own role checks move there with it.)
+# The one statement of this check, next to its only caller.
 ROLE_CHECK = """
 select r.name,
        g.oid is not null as found,

@@ -158,55 +158,43 @@ begin
 end
 $$;
 
+-- Tells every replica about each of these channels once (presences there ended); returns how
+-- many channels that is.
+create or replace function realtime.presence_ended(channel_topics text[]) returns integer
+language sql
+set search_path = pg_catalog, pg_temp
+as $$
+    select pg_catalog.count(realtime.presence_changed(t))::integer
+      from (select distinct t from pg_catalog.unnest(channel_topics) t) as changed(t)
+$$;
+
 -- Ends every presence living with these stream connections (they closed); returns how many
 -- channels that changed.
 create or replace function realtime.presence_end_connections(connections uuid[]) returns integer
-language plpgsql
+language sql
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    channel_topic text;
-    changed integer := 0;
-begin
-    for channel_topic in
-        with gone as (
-            delete from realtime.presences p where p.connection = any (connections)
-            returning p.topic
-        )
-        select distinct gone.topic from gone
-    loop
-        perform realtime.presence_changed(channel_topic);
-        changed := changed + 1;
-    end loop;
-    return changed;
-end
+    with gone as (
+        delete from realtime.presences p where p.connection = any (connections)
+        returning p.topic
+    )
+    select realtime.presence_ended(array(select gone.topic from gone))
 $$;
 
 -- A replica's heartbeat: the presences of its open connections live ttl longer, and every
 -- presence past its expiry (its replica died, or its connection is nowhere) ends. Returns how
 -- many channels that changed.
 create or replace function realtime.presence_heartbeat(connections uuid[], ttl interval) returns integer
-language plpgsql
+language sql
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    channel_topic text;
-    changed integer := 0;
-begin
     update realtime.presences p set expires_at = pg_catalog.now() + ttl
      where p.connection = any (connections);
-    for channel_topic in
-        with gone as (
-            delete from realtime.presences p where p.expires_at < pg_catalog.now()
-            returning p.topic
-        )
-        select distinct gone.topic from gone
-    loop
-        perform realtime.presence_changed(channel_topic);
-        changed := changed + 1;
-    end loop;
-    return changed;
-end
+    with gone as (
+        delete from realtime.presences p where p.expires_at < pg_catalog.now()
+        returning p.topic
+    )
+    select realtime.presence_ended(array(select gone.topic from gone));
 $$;
 
 -- What each of many users may see of some channels' presences, in one statement: requests is
@@ -300,6 +288,7 @@ revoke execute on function
     realtime.presence_changed(text),
     realtime.track(text, text, jsonb, text, text, uuid, uuid, jsonb, interval, integer),
     realtime.untrack(text, text, uuid),
+    realtime.presence_ended(text[]),
     realtime.presence_end_connections(uuid[]),
     realtime.presence_heartbeat(uuid[], interval),
     realtime.read_presence(jsonb)
@@ -308,6 +297,7 @@ grant execute on function
     realtime.presence_changed(text),
     realtime.track(text, text, jsonb, text, text, uuid, uuid, jsonb, interval, integer),
     realtime.untrack(text, text, uuid),
+    realtime.presence_ended(text[]),
     realtime.presence_end_connections(uuid[]),
     realtime.presence_heartbeat(uuid[], interval),
     realtime.read_presence(jsonb)

@@ -5,11 +5,12 @@ import { z } from "zod";
 import * as S from "../dist/schemas.js";
 
 // Request bodies are described as what they accept (input), the rest as what they give.
-const requests = new Set(["CreateThread", "CreateNote", "EditNote", "SetAIStatus"]);
+const requests = new Set(["TrackPresence", "CreateThread", "CreateNote", "EditNote", "SetAIStatus"]);
 const names = [
   "Thread", "ThreadNote", "Ticket", "ThreadWithNotes", "ThreadDetail", "ThreadList", "InboxTicket",
   "TicketList", "AIState", "ErrorBody", "TicketRealtimePayload",
   "ThreadRealtimePayload", "NoteRealtimePayload", "AIProcessingPayload", "SystemEvent",
+  "PresenceEntry", "PresencePayload", "PresenceTracked",
   ...requests,
 ];
 const out = {};

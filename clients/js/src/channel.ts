@@ -3,10 +3,15 @@
 // channel, and channels.ts routes each event to the channels of its name.
 import type { z } from "zod/mini";
 import { matchesFilter } from "./filter.js";
+import { randomId } from "./ids.js";
+import {
+  type PresenceEvent, type PresenceJoinEvent, type PresenceLeaveEvent, PresenceSet, type PresenceState,
+  type TrackResult, Tracker, type TrackerIO,
+} from "./presence.js";
 import { isAfter, isPosition, laterPosition } from "./positions.js";
 import * as S from "./schemas.js";
 import type {
-  AIProcessingPayload, AnyRow, EventType, PostgresChangesPayload, SystemEvent, Tables,
+  AIProcessingPayload, AnyRow, EventType, PostgresChangesPayload, PresenceEntry, PresencePayload, SystemEvent, Tables,
 } from "./types.js";
 import { parse } from "./validate.js";
 
@@ -33,10 +38,15 @@ export interface ChannelOptions {
 /** The row type of `table`: typed for the ticket tables, a plain record for any other. */
 export type RowOf<Table extends string> = Table extends keyof Tables ? Tables[Table] : AnyRow;
 
+/** Which presence events a binding wants (supabase-js's filter). */
+export interface PresenceFilter {
+  event: "sync" | "join" | "leave";
+}
+
 type Callback = (payload: never) => void;
 interface Binding {
-  type: "postgres_changes" | "ai_status" | "system";
-  filter: Partial<PostgresChangesFilter>;
+  type: "postgres_changes" | "ai_status" | "system" | "presence";
+  filter: Partial<PostgresChangesFilter> | PresenceFilter;
   callback: Callback;
 }
 
@@ -46,6 +56,9 @@ export interface ChannelHost {
   attach(channel: Channel): void;
   detach(channel: Channel): void;
   changed(): void;
+  /** The requests of this channel's presence (ref: its own, one per channel); none: track()
+   * resolves "error". */
+  presenceIO?(channel: Channel): TrackerIO;
 }
 
 export class Channel {
@@ -64,6 +77,13 @@ export class Channel {
   private pending: [string, unknown][] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private statusCallback: ((status: ChannelStatus, error?: Error) => void) | undefined;
+  /** This channel's presence ref: its own presence, one per tab and channel. */
+  readonly presenceRef = randomId();
+  /** The stream connection this channel is live on (the `subscribed` frame's `connection`). */
+  connection: string | undefined;
+  private readonly presences = new PresenceSet();
+  private tracker: Tracker | undefined;
+  private refused = false;
 
   constructor(private readonly host: ChannelHost, name: string, options: ChannelOptions = {}) {
     this.name = name;
@@ -80,9 +100,18 @@ export class Channel {
   ): this;
   on(type: "ai_status", callback: (payload: AIProcessingPayload) => void): this;
   on(type: "system", callback: (payload: SystemEvent) => void): this;
+  /** Presence (supabase-js's shapes): `sync` after the whole state arrived and after every
+   * change; `join` and `leave` per user key. Read the state with presenceState(). */
+  on(type: "presence", filter: { event: "sync" }, callback: () => void): this;
+  on<State = Record<string, unknown>>(
+    type: "presence", filter: { event: "join" }, callback: (payload: PresenceJoinEvent<State>) => void,
+  ): this;
+  on<State = Record<string, unknown>>(
+    type: "presence", filter: { event: "leave" }, callback: (payload: PresenceLeaveEvent<State>) => void,
+  ): this;
   on(
     type: Binding["type"],
-    filterOrCallback: PostgresChangesFilter | Callback,
+    filterOrCallback: PostgresChangesFilter | PresenceFilter | Callback,
     maybeCallback?: Callback,
   ): this {
     const callback = typeof filterOrCallback === "function" ? filterOrCallback : maybeCallback;
@@ -91,14 +120,74 @@ export class Channel {
     return this;
   }
 
-  /** The server-side subscriptions: one `on` parameter per binding. */
+  /** The server-side subscriptions: one `on` parameter per binding; `presence` when the
+   * channel listens to presence or tracks (presence is opt-in on the server too). */
   specs(): string[] {
-    return this.bindings.flatMap(({ type, filter }) => {
+    const specs = this.bindings.flatMap(({ type, filter }) => {
       if (type === "ai_status") return ["ai_status"];
       if (type !== "postgres_changes") return [];
-      const spec = `${filter.event || "*"}:${filter.schema || "public"}.${filter.table}`;
-      return [filter.filter ? `${spec}:${filter.filter}` : spec];
+      const changes = filter as Partial<PostgresChangesFilter>;
+      const spec = `${changes.event || "*"}:${changes.schema || "public"}.${changes.table}`;
+      return [changes.filter ? `${spec}:${changes.filter}` : spec];
     });
+    if (this.wantsPresence) specs.push("presence");
+    return specs;
+  }
+
+  private get wantsPresence(): boolean {
+    return this.tracker !== undefined || this.bindings.some((b) => b.type === "presence");
+  }
+
+  // Presence ------------------------------------------------------------------------------------
+
+  /** Every presence this viewer sees on the channel: `{ [key]: [{ presence_ref, ...state }] }`. */
+  presenceState<State = Record<string, unknown>>(): PresenceState<State> {
+    return this.presences.state() as PresenceState<State>;
+  }
+
+  /**
+   * Be present on the channel with `state` (a small JSON object; the server caps its size), or
+   * change it: the latest state wins, one request is in flight and at most ~4 go per second
+   * per client, so calling it on every keystroke is fine. It lives as long as the stream
+   * connection; after a reconnect it is tracked again on the new one, and on `pagehide` it
+   * ends. Resolves when the server holds this state (or a later one): "ok"; "rate limited"
+   * (it is sent again after Retry-After); "error" (refused: 400, 403, 409).
+   */
+  track(state: Record<string, unknown>): Promise<TrackResult> {
+    const io = this.host.presenceIO?.(this);
+    if ((!this.tracker && !io) || (this.refused && this.closed)) return Promise.resolve("error");
+    const first = !this.wantsPresence;
+    this.tracker ??= new Tracker(io as TrackerIO);
+    const result = this.tracker.track(state);
+    this.tracker.connected(this.live ? this.connection : undefined);
+    // Already on a stream without the presence binding: join again with it.
+    if (first && !this.closed) this.rebind();
+    return result;
+  }
+
+  /** End this tab's presence on the channel. */
+  untrack(): Promise<TrackResult> {
+    return this.tracker?.untrack() ?? Promise.resolve("ok");
+  }
+
+  /** @internal The page is going away (`pagehide`): end the presence now, with keepalive. */
+  unload(): void {
+    this.tracker?.unload();
+  }
+
+  /** @internal The page is shown again (bfcache): track again. */
+  resume(): void {
+    this.tracker?.resume();
+  }
+
+  /** @internal Presences a channel of the same name already has on this connection. */
+  seedPresence(entries: PresenceEntry[]): void {
+    this.dispatch("presence", { channel: this.name, type: "sync", presences: entries });
+  }
+
+  private rebind(): void {
+    this.host.detach(this);
+    this.host.attach(this);
   }
 
   get subscribed(): boolean {
@@ -114,6 +203,7 @@ export class Channel {
    */
   subscribe(statusCallback: (status: ChannelStatus, error?: Error) => void = () => {}): this {
     if (!this.closed) return this;
+    this.refused = false;
     this.statusCallback = statusCallback;
     this.closed = false;
     this.host.attach(this);
@@ -122,6 +212,7 @@ export class Channel {
 
   unsubscribe(): void {
     if (this.closed) return;
+    void this.tracker?.untrack();
     this.stop();
     this.setStatus("CLOSED");
     this.host.detach(this);
@@ -132,6 +223,8 @@ export class Channel {
   /** @internal The server refused the channel: retrying cannot help. */
   refuse(error: Error): void {
     if (this.closed) return;
+    this.refused = true;
+    this.tracker?.fail();
     this.stop();
     this.setStatus("CHANNEL_ERROR", error);
     this.host.detach(this);
@@ -139,7 +232,11 @@ export class Channel {
 
   /** @internal The stream is live for this channel (again): SUBSCRIBED, once per outage. */
   goLive(event: SystemEvent): void {
-    if (this.closed || this.live) return;
+    if (this.closed) return;
+    // A new connection (also one that replaced the last without going down): track on it.
+    this.connection = event.connection ?? undefined;
+    this.tracker?.connected(this.connection);
+    if (this.live) return;
     this.setLive(true);
     this.dispatch("system", event);
     this.setStatus("SUBSCRIBED");
@@ -148,6 +245,8 @@ export class Channel {
   /** @internal The stream broke; it retries (status null: quietly, the page is paused). */
   goDown(status: "CHANNEL_ERROR" | "TIMED_OUT" | null, error?: Error): void {
     if (this.closed) return;
+    this.connection = undefined;
+    this.tracker?.connected(undefined);
     if (this.live) this.setLive(false);
     if (status) this.setStatus(status, error);
   }
@@ -173,6 +272,9 @@ export class Channel {
   private stop(): void {
     this.closed = true;
     this.live = false;
+    this.connection = undefined;
+    this.tracker?.connected(undefined);
+    this.presences.clear();
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     this.pending = [];
@@ -214,8 +316,14 @@ export class Channel {
   }
 
   private deliver(type: string, payload: unknown): void {
-    for (const { type: wanted, filter, callback } of this.bindings) {
+    if (type === "presence") {
+      // The state changes once per frame, whoever listens; then each event to its bindings.
+      for (const event of this.presences.apply(payload as PresencePayload)) this.deliverPresence(event);
+      return;
+    }
+    for (const { type: wanted, filter: anyFilter, callback } of this.bindings) {
       if (wanted !== type) continue;
+      const filter = anyFilter as Partial<PostgresChangesFilter>;
       if (type === "postgres_changes") {
         const change = payload as PostgresChangesPayload<AnyRow>;
         if (filter.table && filter.table !== change.table) continue;
@@ -231,6 +339,17 @@ export class Channel {
       }
     }
   }
+
+  private deliverPresence(event: PresenceEvent): void {
+    for (const { type, filter, callback } of this.bindings) {
+      if (type !== "presence" || (filter as PresenceFilter).event !== event.event) continue;
+      try {
+        (callback as (payload: unknown) => void)(event);
+      } catch (error) {
+        console.error("threadcast: a presence callback failed", error);
+      }
+    }
+  }
 }
 
 /** A frame's parsed JSON, checked by its event's schema (unknown events pass as they are); a
@@ -242,5 +361,6 @@ export function validate(event: string, data: unknown): unknown {
     schema = S.changesSchemaFor(typeof table === "string" ? table : "");
   } else if (event === "ai_status") schema = S.AIProcessingPayload;
   else if (event === "system") schema = S.SystemEvent;
+  else if (event === "presence") schema = S.PresencePayload;
   return schema ? parse(schema, data, `${event} event`) : data;
 }

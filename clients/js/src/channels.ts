@@ -9,10 +9,15 @@
 // that connection, whatever channel it is for, advances its position. A channel that joins
 // while a connection runs waits for the next one, unless that connection already carries its
 // name and bindings from no later than the channel's `from`: then it joins at once.
+//
+// Presence frames have no id: they go to the channels included in their connection like the
+// rest, and the set keeps each name's presence state of the current connection, so a channel
+// that joins a connection already carrying its name (and its `sync`) starts with that state.
 import type { Channel } from "./channel.js";
 import { earlierPosition, isAfter } from "./positions.js";
+import { PresenceSet } from "./presence.js";
 import type { StreamWant } from "./stream.js";
-import type { SystemEvent } from "./types.js";
+import type { PresencePayload, SystemEvent } from "./types.js";
 
 /** How a channel can join the connection that runs now, if it can. */
 export type Joiner = (name: string, specs: string[]) =>
@@ -30,6 +35,8 @@ export class ChannelSet {
   revision = 0;
   private readonly byName = new Map<string, Set<Channel>>();
   private current: Live | undefined;
+  /** Per name, the presences of the connection `generation` (for channels joining it). */
+  private readonly presence = new Map<string, { generation: string; set: PresenceSet }>();
 
   all(): Channel[] {
     return [...this.byName.values()].flatMap((set) => [...set]);
@@ -61,6 +68,10 @@ export class ChannelSet {
     if (now.live && live && live.generation === now.generation && live.names.has(channel.name)) {
       channel.coveredBy = now.generation;
       channel.goLive(live.event);
+      const presence = this.presence.get(channel.name);
+      if (presence?.generation === now.generation && channel.specs().includes("presence")) {
+        channel.seedPresence(presence.set.snapshot());
+      }
     }
     return false;
   }
@@ -72,6 +83,7 @@ export class ChannelSet {
     if (!set?.delete(channel)) return false;
     if (set.size) return false;
     this.byName.delete(channel.name);
+    this.presence.delete(channel.name);
     return true;
   }
 
@@ -103,6 +115,11 @@ export class ChannelSet {
   }
 
   frame(generation: string, event: string, name: string | undefined, payload: unknown, id: string | undefined): void {
+    if (event === "presence" && name !== undefined && this.byName.has(name)) {
+      let held = this.presence.get(name);
+      if (held?.generation !== generation) this.presence.set(name, (held = { generation, set: new PresenceSet() }));
+      held.set.apply(payload as PresencePayload);
+    }
     if (name !== undefined) {
       for (const channel of this.byName.get(name) ?? []) {
         if (channel.includedIn === generation) channel.receive(event, payload, id);

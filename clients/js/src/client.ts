@@ -2,17 +2,21 @@
 // channels share one stream (stream.ts), which the tabs of a browser share (tabs.ts).
 import { Channel, type ChannelHost, type ChannelOptions } from "./channel.js";
 import { ChannelSet } from "./channels.js";
+import { RateLimitedError } from "./errors.js";
+import { PresenceRefused, type TrackerIO } from "./presence.js";
 import { WriteQueue } from "./queue.js";
 import { type Request, type RestApi, perform, restApi } from "./rest.js";
+import * as S from "./schemas.js";
 import { Stream, type StreamHost, type StreamSink, type StreamWant } from "./stream.js";
 import { TabShare, canShareTabs } from "./tabs.js";
-import type { SystemEvent } from "./types.js";
+import type { SystemEvent, TrackPresence } from "./types.js";
 
 const DEFAULTS = {
   throttleMs: 0, // deliver callbacks at once; > 0: in batches, at most once per interval
   pauseWhenHiddenMs: 60000 as number | null, // close streams of a tab hidden this long; null: never
   subscribeTimeoutMs: 10000, // no answer from the server this long: TIMED_OUT, retry
   idleTimeoutMs: 45000, // nothing at all (the server sends a heartbeat every 15 s): retry
+  presenceIntervalMs: 250, // at most one presence PUT per this long, for all channels (~4/s)
 };
 
 /** live: every channel is subscribed; reconnecting: some are not (yet); offline: the browser
@@ -33,6 +37,9 @@ export interface ClientOptions {
   subscribeTimeoutMs?: number;
   /** No bytes (not even a heartbeat) this long: reconnect (default 45000). */
   idleTimeoutMs?: number;
+  /** At most one presence update (track) per this many ms, for all the client's channels
+   * (default 250: ~4/s, under the server's 5/s per connection). */
+  presenceIntervalMs?: number;
   /**
    * Keep writes made offline in memory and send them when back (default true). For pages
    * without React Query only: with React Query set it to false, and React Query pauses,
@@ -52,6 +59,8 @@ export interface ClientOptions {
 }
 
 const isOffline = (): boolean => globalThis.navigator?.onLine === false;
+const presencePath = (channel: string, ref: string): string =>
+  `/v1/channels/${encodeURIComponent(channel).replace(/%3A/gi, ":")}/presence/${ref}`;
 
 /** Where the client's channels go: one stream of its own, or the tabs' shared one. */
 export interface Transport {
@@ -129,6 +138,10 @@ export class ThreadcastClient implements ChannelHost, StreamHost {
   private readonly queue: WriteQueue;
   private listeners: [EventTarget, string, () => void][] = [];
   private hiddenTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The last token used, for the keepalive untrack on `pagehide` (no time to await one). */
+  private lastToken: string | undefined;
+  /** When the next presence PUT may start (ms, Date.now()). */
+  private nextPresenceAt = 0;
 
   constructor(baseUrl: string, options: ClientOptions) {
     this.baseUrl = baseUrl.replace(/\/$/, "");
@@ -148,6 +161,14 @@ export class ThreadcastClient implements ChannelHost, StreamHost {
     if (globalThis.document) {
       this.listen(globalThis.document, "visibilitychange", () => this.visibilityChanged());
     }
+    // Leaving the page ends this tab's presences at once (the stream's end would, within 1 s);
+    // a page restored from the back-forward cache tracks again.
+    this.listen(globalThis, "pagehide", () => {
+      for (const channel of this.transport.channels.all()) channel.unload();
+    });
+    this.listen(globalThis, "pageshow", () => {
+      for (const channel of this.transport.channels.all()) channel.resume();
+    });
     const share = options.shareAcrossTabs !== false && canShareTabs();
     this.transport = share ? new TabShare(this) : new OwnStream(this);
     this.state = this.currentState();
@@ -183,7 +204,8 @@ export class ThreadcastClient implements ChannelHost, StreamHost {
   }
 
   async currentToken(): Promise<string> {
-    return typeof this.token === "function" ? await this.token() : this.token;
+    this.lastToken = typeof this.token === "function" ? await this.token() : this.token;
+    return this.lastToken;
   }
 
   /** Call `listener` on every change of `state`; returns the unsubscribe function. */
@@ -212,6 +234,44 @@ export class ThreadcastClient implements ChannelHost, StreamHost {
   detach(channel: Channel): void {
     this.transport.detach(channel);
     this.changed();
+  }
+
+  /** End a presence of this user that a tab now gone held (tabs.ts, as the leader). */
+  removePresence(channel: string, ref: string): void {
+    this.perform({ method: "DELETE", path: presencePath(channel, ref), schema: null }).catch(() => {});
+  }
+
+  /** The presence requests of `channel`, paced for the whole client. */
+  presenceIO(channel: Channel): TrackerIO {
+    const path = presencePath(channel.name, channel.presenceRef);
+    const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    return {
+      put: async (connection, state) => {
+        try {
+          const body: TrackPresence = { connection, state };
+          await this.perform({ method: "PUT", path, body, schema: S.PresenceTracked });
+        } catch (error) {
+          if (error instanceof RateLimitedError) {
+            throw new PresenceRefused(true, Math.max(this.options.presenceIntervalMs, (error.retryAfter ?? 1) * 1000), error);
+          }
+          throw error;
+        }
+      },
+      remove: async () => {
+        await this.perform({ method: "DELETE", path, schema: null });
+      },
+      removeOnUnload: () => {
+        const headers: Record<string, string> = this.lastToken === undefined ? {} : { Authorization: `Bearer ${this.lastToken}` };
+        this.fetch(`${this.baseUrl}${path}`, { method: "DELETE", headers, keepalive: true }).catch(() => {});
+      },
+      gate: () => {
+        const now = Date.now();
+        const at = Math.max(now, this.nextPresenceAt);
+        this.nextPresenceAt = at + this.options.presenceIntervalMs;
+        return at > now ? wait(at - now) : Promise.resolve();
+      },
+      wait,
+    };
   }
 
   subscribed(): void {

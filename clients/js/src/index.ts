@@ -2,7 +2,10 @@
 export { createClient, ThreadcastClient } from "./client.js";
 export type { ClientOptions, ConnectionState, TokenSource } from "./client.js";
 export { Channel } from "./channel.js";
-export type { ChannelOptions, ChannelStatus, PostgresChangesFilter, RowOf } from "./channel.js";
+export type { ChannelOptions, ChannelStatus, PostgresChangesFilter, PresenceFilter, RowOf } from "./channel.js";
+export type {
+  Presence, PresenceEvent, PresenceJoinEvent, PresenceLeaveEvent, PresenceState, PresenceSyncEvent, TrackResult,
+} from "./presence.js";
 export { comparePositions, isPosition } from "./positions.js";
 export type { CreateOptions, RequestOptions, RestApi } from "./rest.js";
 export {

@@ -92,7 +92,20 @@ export const SystemEvent = z.object({
   /** The multi-channel stream's `subscribed`: the channels it is live for. */
   channels: z.nullish(z.array(z.string())),
   bindings: z.nullish(z.int()),
+  connection: z.nullish(z.string()),
 });
+
+const presenceState = z.record(z.string(), z.unknown());
+
+export const PresenceEntry = z.object({ key: z.string(), ref: uuid, state: presenceState });
+
+export const PresencePayload = z.object({
+  channel: z.string(),
+  type: z.enum(["sync", "join", "leave"]),
+  presences: z.array(PresenceEntry),
+});
+
+export const PresenceTracked = z.object({ channel: z.string(), key: z.string(), ref: uuid, state: presenceState });
 
 export const AIState = z.object({
   thread_id: uuid,
@@ -140,6 +153,9 @@ export const CreateNote = z.strictObject({
   internal: z.optional(z.boolean()),
 });
 
+/** PUT /v1/channels/{channel}/presence/{ref}: the stream connection it lives with, its state. */
+export const TrackPresence = z.strictObject({ connection: uuid, state: presenceState });
+
 export const EditNote = z
   .strictObject({ body: z.nullish(text().check(z.minLength(1))), internal: z.nullish(z.boolean()) })
   .check(z.refine((edit) => edit.body != null || edit.internal != null, "give body, internal, or both"));
@@ -180,6 +196,10 @@ same<z.infer<typeof ThreadRealtimePayload>, T.ThreadRealtimePayload>(true);
 same<z.infer<typeof NoteRealtimePayload>, T.NoteRealtimePayload>(true);
 same<z.infer<typeof AIProcessingPayload>, T.AIProcessingPayload>(true);
 same<z.infer<typeof SystemEvent>, T.SystemEvent>(true);
+same<z.infer<typeof PresenceEntry>, T.PresenceEntry>(true);
+same<z.infer<typeof PresencePayload>, T.PresencePayload>(true);
+same<z.infer<typeof PresenceTracked>, T.PresenceTracked>(true);
+same<z.infer<typeof TrackPresence>, T.TrackPresence>(true);
 same<z.infer<typeof AIState>, T.AIState>(true);
 same<z.infer<typeof ThreadWithNotes>, T.ThreadWithNotes>(true);
 same<z.infer<typeof Ticket>, T.Ticket>(true);

@@ -401,6 +401,10 @@ export class Stream {
         }
         channel = key;
         parsed = rest;
+      } else if (event === "presence" && typeof parsed === "object" && parsed !== null) {
+        // Presence (no id: never replayed) keeps its `channel`: it is part of the payload.
+        const key = (parsed as { channel?: unknown }).channel;
+        if (typeof key === "string") channel = key;
       }
       payload = validate(event, parsed);
     } catch (error) {

@@ -14,6 +14,13 @@
 //   (`hello`), starts each name at the earliest position any tab's channel has, and channels
 //   drop the events at or before their own position: no gap, no duplicate.
 // - Pausing: the shared stream pauses only when every tab is paused (hidden long enough).
+// - Presence: every tab's channel tracks with its own ref, naming the leader's connection (the
+//   `live` message carries the `subscribed` frame with it), and gets the presence frames like
+//   any other. A follower's presence lives on the leader's stream, so a follower that goes away
+//   without its `pagehide` untrack (a crash) would stay present as long as the leader does: its
+//   reports list its presence refs, and the leader removes them when the tab is gone.
+//   When the leader goes, its stream (and every presence on it) ends with it; the next leader's
+//   connection is a new one, and every tab tracks again on it.
 import type { Channel } from "./channel.js";
 import { ChannelSet } from "./channels.js";
 import { HTTPError, errorFor } from "./errors.js";
@@ -31,7 +38,7 @@ interface WireError {
 
 type Message =
   | { t: "hello"; tab: string }
-  | { t: "report"; tab: string; revision: number; paused: boolean; channels: StreamWant[] }
+  | { t: "report"; tab: string; revision: number; paused: boolean; channels: StreamWant[]; presences?: PresenceRef[] }
   | { t: "bye"; tab: string }
   | { t: "connecting"; tab: string; generation: string; revisions: Record<string, number> }
   | { t: "frame"; tab: string; generation: string; event: string; channel?: string; payload: unknown; id?: string }
@@ -65,15 +72,24 @@ const toWire = (error?: Error): WireError | undefined =>
 const fromWire = (error?: WireError): Error | undefined =>
   error && (error.status && error.body ? errorFor(error.status, error.body, null) : new Error(error.message));
 
+/** A tab's channel that may hold a presence. */
+interface PresenceRef {
+  channel: string;
+  ref: string;
+}
+
 /** The client as the shared stream needs it. */
 export interface TabHost extends StreamHost {
   readonly throttleMs: number;
+  /** End a presence of this user (a tab that is gone held it). */
+  removePresence?(channel: string, ref: string): void;
 }
 
 interface Report {
   revision: number;
   paused: boolean;
   channels: StreamWant[];
+  presences: PresenceRef[];
 }
 
 export class TabShare {
@@ -188,9 +204,12 @@ export class TabShare {
     queueMicrotask(() => {
       this.reportQueued = false;
       if (this.leading || this.closed) return;
+      const presences = this.channels.all()
+        .filter((c) => c.specs().includes("presence"))
+        .map((c) => ({ channel: c.name, ref: c.presenceRef }));
       this.post({
         t: "report", tab: this.tab, revision: this.channels.revision, paused: this.host.paused,
-        channels: this.channels.wanted(full ? undefined : this.generation),
+        channels: this.channels.wanted(full ? undefined : this.generation), presences,
       });
     });
   }
@@ -308,7 +327,9 @@ export class TabShare {
 
   private leaderReceives(message: Message): void {
     if (message.t === "report") {
-      this.reports.set(message.tab, { revision: message.revision, paused: message.paused, channels: message.channels });
+      this.reports.set(message.tab, {
+        revision: message.revision, paused: message.paused, channels: message.channels, presences: message.presences ?? [],
+      });
       this.watch(message.tab);
       this.pauseOrResume();
       this.stream?.changed();
@@ -328,7 +349,10 @@ export class TabShare {
 
   private forget(tab: string): void {
     this.watched.delete(tab);
-    if (!this.reports.delete(tab)) return;
+    const report = this.reports.get(tab);
+    if (!report || !this.reports.delete(tab)) return;
+    // Its presences lived on this tab's stream: they end now, not when this tab goes.
+    for (const { channel, ref } of report.presences) this.host.removePresence?.(channel, ref);
     this.carried.delete(tab);
     this.stream?.changed();
   }

@@ -88,6 +88,39 @@ export interface SystemEvent {
   channel?: string | null;
   channels?: string[] | null;
   bindings?: number | null;
+  /** `subscribed`: this stream connection's id, which a presence names to live and die with it. */
+  connection?: string | null;
+}
+
+/** One presence on the wire: `key` is the tracking user's token `sub`, `ref` the presence's own
+ * id (one per tab and channel), `state` the small JSON object it tracks. */
+export interface PresenceEntry {
+  key: string;
+  ref: string;
+  state: Record<string, unknown>;
+}
+
+/** A `presence` frame: the whole state the viewer may see (`sync`, after every (re)connect), or
+ * a diff (`join`: new or changed, `leave`: gone or no longer visible to this viewer). */
+export interface PresencePayload {
+  channel: string;
+  type: "sync" | "join" | "leave";
+  presences: PresenceEntry[];
+}
+
+/** The body of PUT /v1/channels/{channel}/presence/{ref}. */
+export interface TrackPresence {
+  /** The `connection` of the stream's `subscribed` frame: the presence ends with that stream. */
+  connection: string;
+  state: Record<string, unknown>;
+}
+
+/** The answer to PUT /v1/channels/{channel}/presence/{ref}. */
+export interface PresenceTracked {
+  channel: string;
+  key: string;
+  ref: string;
+  state: Record<string, unknown>;
 }
 
 export interface AIState {

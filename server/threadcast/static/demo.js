@@ -3,6 +3,10 @@
 // again (the seed's React Query pattern, without React); ticket events patch the inbox by
 // version; AI status events drive the progress bars and the inbox's badges directly. Writes are optimistic: a new note or an edit shows at once
 // (dimmed) and is replaced by the server's row; a lost edit (412) shows the winner's text.
+// Presence: the page tracks {name, typing, thread_id, internal} on the ticket's channel (typing
+// while the composer of thread_id holds a draft; internal while that draft is an internal note,
+// which the server shows to agents only); each thread says who is viewing and who is typing,
+// and an agent who starts a reply on a thread another agent is already answering is warned.
 // User text is only ever set with textContent, never as HTML.
 import { ConflictError, createClient } from "/static/threadcast.js";
 
@@ -17,6 +21,10 @@ const pendingNotes = new Map(); // threadId -> notes sent but not yet confirmed
 const pendingEdits = new Map(); // noteId -> text sent but not yet confirmed
 const conflicts = new Map(); // noteId -> {mine, theirs}: an edit that lost to someone else's
 const aiStatus = new Map(); // threadId -> the latest ai_status payload
+let ticketChannel; // the ticket's channel: its events and its presence
+let me = { sub: undefined, name: "" };
+let presence = { name: "", typing: false, thread_id: null, internal: false }; // what this page tracks
+const repliedOver = new Map(); // threadId -> keys already replying there when this page's draft began
 
 const client = createClient(location.origin, {
   token,
@@ -176,6 +184,7 @@ async function send(event, threadId) {
   const pending = { id: "", body, internal };
   pendingNotes.set(threadId, [...(pendingNotes.get(threadId) || []), pending]);
   form.reset();
+  composing(form, threadId); // the draft is sent: no longer typing
   render();
   try {
     const promise = client.rest.addNote(threadId, body, internal);
@@ -228,7 +237,11 @@ function render() {
     if (!article) {
       article = $("#thread-template").content.firstElementChild.cloneNode(true);
       article.dataset.threadId = thread.id;
-      $(".composer", article).addEventListener("submit", (event) => send(event, thread.id));
+      const composer = $(".composer", article);
+      composer.addEventListener("submit", (event) => send(event, thread.id));
+      for (const type of ["input", "focusin", "change"]) {
+        composer.addEventListener(type, () => composing(composer, thread.id));
+      }
       const run = $(".ai-run", article);
       run.addEventListener("click", () => simulateAIRun(run, thread.id));
       container.append(article);
@@ -254,8 +267,66 @@ function render() {
     );
     renderAI(article, aiStatus.get(thread.id) || thread.ai_status);
   }
+  renderPresence();
   for (const article of container.querySelectorAll("[data-thread-id]")) {
     if (!data.threads.some((t) => t.id === article.dataset.threadId)) article.remove();
+  }
+}
+
+// Presence ------------------------------------------------------------------------------------
+
+/** The composer of `threadId` changed (typed in, focused, internal ticked): track what it says. */
+function composing(form, threadId) {
+  const typing = form.elements.body.value.trim() !== "";
+  const began = typing && !(presence.typing && presence.thread_id === threadId);
+  if (began) {
+    // A reply begins: whoever already answers this thread is who this agent is warned about.
+    repliedOver.set(threadId, new Set(othersTyping(threadId).map(([key]) => key)));
+  }
+  if (!typing) repliedOver.delete(threadId);
+  presence = { name: me.name, typing, thread_id: threadId, internal: form.elements.internal.checked };
+  ticketChannel?.track(presence); // coalesced by the client: every keystroke may call it
+  renderPresence();
+}
+
+/** The ticket's requester (a customer) replies to no one's thread: agents are everyone else. */
+const isAgent = (key) => Boolean(data.ticket) && key !== data.ticket.requester_id;
+
+/** Other users with a presence typing on `threadId`: [key, their presence]. */
+function othersTyping(threadId) {
+  const state = ticketChannel ? ticketChannel.presenceState() : {};
+  return Object.entries(state).flatMap(([key, presences]) => {
+    if (key === me.sub) return [];
+    const typing = presences.find((p) => p.typing && p.thread_id === threadId);
+    return typing ? [[key, typing]] : [];
+  });
+}
+
+const nameOf = (p, key) => (typeof p.name === "string" && p.name) || `user ${key.slice(0, 8)}`;
+
+function renderPresence() {
+  const state = ticketChannel ? ticketChannel.presenceState() : {};
+  for (const article of document.querySelectorAll("[data-thread-id]")) {
+    const threadId = article.dataset.threadId;
+    const parts = Object.entries(state).flatMap(([key, presences]) => {
+      if (key === me.sub || !presences.length) return []; // this user's own tabs
+      const typing = presences.find((p) => p.typing && p.thread_id === threadId);
+      const name = nameOf(typing || presences[0], key);
+      return [[name, `${name} is ${typing ? (typing.internal ? "writing an internal note…" : "typing…") : "viewing"}`]];
+    });
+    parts.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)); // by name: a stable line
+    $(".presence", article).textContent = parts.map(([, text]) => text).join(" · ");
+    // The collision warning: this agent's reply began while another agent was answering.
+    const warning = $(".collision", article);
+    const mine = presence.typing && presence.thread_id === threadId;
+    const earlier = repliedOver.get(threadId) || new Set();
+    const others = mine && isAgent(me.sub)
+      ? othersTyping(threadId).filter(([key]) => earlier.has(key) && isAgent(key))
+      : [];
+    warning.hidden = others.length === 0;
+    warning.textContent = others.length
+      ? `${others.map(([key, p]) => nameOf(p, key)).join(" and ")} ${others.length === 1 ? "is" : "are"} already replying to this thread`
+      : "";
   }
 }
 
@@ -346,7 +417,7 @@ function renderInbox() {
       li.dataset.ticketId = ticket.id;
       li.dataset.version = String(ticket.version);
       const link = document.createElement("a");
-      link.href = `?${new URLSearchParams({ token, ticket: ticket.id, org: inbox.orgId })}`;
+      link.href = `?${new URLSearchParams({ token, ticket: ticket.id, org: inbox.orgId, ...(me.name ? { name: me.name } : {}) })}`;
       const subject = document.createElement("span");
       subject.className = "subject";
       subject.dataset.testid = "inbox-subject";
@@ -370,7 +441,7 @@ async function showPicker() {
   const demo = await response.json();
   for (const user of demo.users) {
     const link = document.createElement("a");
-    link.href = `?${new URLSearchParams({ token: user.token, ticket: demo.ticket })}`;
+    link.href = `?${new URLSearchParams({ token: user.token, ticket: demo.ticket, name: user.name })}`;
     link.textContent = user.name;
     link.dataset.testid = `pick-${user.role}`;
     $("#picker").append(link);
@@ -380,13 +451,17 @@ async function showPicker() {
 if (!token) {
   showPicker();
 } else {
-  $("#who").textContent = `signed in as ${claims(token).sub ?? "?"}`;
+  me = { sub: claims(token).sub, name: params.get("name") || claims(token).name || "" };
+  me.name ||= `user ${String(me.sub ?? "?").slice(0, 8)}`;
+  presence = { ...presence, name: me.name };
+  $("#who").textContent = `signed in as ${me.name} (${me.sub ?? "?"})`;
   $("#ticket-subject").textContent = `Ticket ${ticketId}`;
   $("#curl").textContent =
     `curl -N -H "Authorization: Bearer ${token}" \\\n` +
     `  ${location.origin}/v1/channels/ticket-threads:${ticketId}/stream`;
-  client
+  ticketChannel = client
     .channel(`ticket-threads:${ticketId}`)
+    .on("presence", { event: "sync" }, renderPresence)
     .on("postgres_changes", { event: "*", schema: "public", table: "ticket_threads" }, invalidate)
     .on("postgres_changes", { event: "*", schema: "public", table: "ticket_notes" }, invalidate)
     .on("ai_status", (payload) => {
@@ -401,4 +476,5 @@ if (!token) {
     .subscribe((status, error) => {
       if (status === "CHANNEL_ERROR" && error?.status) showError(error.message);
     });
+  ticketChannel.track(presence); // viewing the ticket
 }

@@ -75,6 +75,35 @@ interface SystemEvent {
     channel?: string | null;
     channels?: string[] | null;
     bindings?: number | null;
+    /** `subscribed`: this stream connection's id, which a presence names to live and die with it. */
+    connection?: string | null;
+}
+/** One presence on the wire: `key` is the tracking user's token `sub`, `ref` the presence's own
+ * id (one per tab and channel), `state` the small JSON object it tracks. */
+interface PresenceEntry {
+    key: string;
+    ref: string;
+    state: Record<string, unknown>;
+}
+/** A `presence` frame: the whole state the viewer may see (`sync`, after every (re)connect), or
+ * a diff (`join`: new or changed, `leave`: gone or no longer visible to this viewer). */
+interface PresencePayload {
+    channel: string;
+    type: "sync" | "join" | "leave";
+    presences: PresenceEntry[];
+}
+/** The body of PUT /v1/channels/{channel}/presence/{ref}. */
+interface TrackPresence {
+    /** The `connection` of the stream's `subscribed` frame: the presence ends with that stream. */
+    connection: string;
+    state: Record<string, unknown>;
+}
+/** The answer to PUT /v1/channels/{channel}/presence/{ref}. */
+interface PresenceTracked {
+    channel: string;
+    key: string;
+    ref: string;
+    state: Record<string, unknown>;
 }
 interface AIState {
     thread_id: string;
@@ -155,6 +184,46 @@ interface ErrorBody {
     current?: ThreadNote | null;
 }
 
+/** A presence as presenceState() and the callbacks give it: its state and its ref. */
+type Presence<State = Record<string, unknown>> = State & {
+    presence_ref: string;
+};
+/** Every presence the viewer sees, by user key (the tracking token's `sub`). */
+type PresenceState<State = Record<string, unknown>> = Record<string, Presence<State>[]>;
+interface PresenceSyncEvent {
+    event: "sync";
+}
+interface PresenceJoinEvent<State = Record<string, unknown>> {
+    event: "join";
+    key: string;
+    newPresences: Presence<State>[];
+    /** The key's presences before this join. */
+    currentPresences: Presence<State>[];
+}
+interface PresenceLeaveEvent<State = Record<string, unknown>> {
+    event: "leave";
+    key: string;
+    leftPresences: Presence<State>[];
+    /** The key's presences after this leave. */
+    currentPresences: Presence<State>[];
+}
+type PresenceEvent<State = Record<string, unknown>> = PresenceSyncEvent | PresenceJoinEvent<State> | PresenceLeaveEvent<State>;
+/** What track() and untrack() resolve to (supabase-js's words). */
+type TrackResult = "ok" | "error" | "rate limited";
+/** The tracker's requests and its pacing, given by the client (a test gives its own). */
+interface TrackerIO {
+    /** PUT the presence on `connection`; rejects with PresenceRefused on 429, else any error. */
+    put(connection: string, state: Record<string, unknown>): Promise<void>;
+    /** DELETE the presence (204 also when already gone). */
+    remove(): Promise<void>;
+    /** DELETE with fetch keepalive, fire and forget: the page is going away. */
+    removeOnUnload(): void;
+    /** Resolves when the next PUT may start (the client's pace for all its channels). */
+    gate(): Promise<void>;
+    /** Resolves after `ms` (after a 429, Retry-After). */
+    wait(ms: number): Promise<void>;
+}
+
 type ChannelStatus = "SUBSCRIBED" | "CHANNEL_ERROR" | "TIMED_OUT" | "CLOSED";
 interface PostgresChangesFilter<Table extends string = string> {
     event: EventType | "*";
@@ -174,12 +243,19 @@ interface ChannelOptions {
 }
 /** The row type of `table`: typed for the ticket tables, a plain record for any other. */
 type RowOf<Table extends string> = Table extends keyof Tables ? Tables[Table] : AnyRow;
+/** Which presence events a binding wants (supabase-js's filter). */
+interface PresenceFilter {
+    event: "sync" | "join" | "leave";
+}
 /** What a channel needs of its client: the set of channels it joins and leaves. */
 interface ChannelHost {
     readonly throttleMs: number;
     attach(channel: Channel): void;
     detach(channel: Channel): void;
     changed(): void;
+    /** The requests of this channel's presence (ref: its own, one per channel); none: track()
+     * resolves "error". */
+    presenceIO?(channel: Channel): TrackerIO;
 }
 declare class Channel {
     private readonly host;
@@ -197,12 +273,52 @@ declare class Channel {
     private pending;
     private flushTimer;
     private statusCallback;
+    /** This channel's presence ref: its own presence, one per tab and channel. */
+    readonly presenceRef: string;
+    /** The stream connection this channel is live on (the `subscribed` frame's `connection`). */
+    connection: string | undefined;
+    private readonly presences;
+    private tracker;
+    private refused;
     constructor(host: ChannelHost, name: string, options?: ChannelOptions);
     on<Table extends string>(type: "postgres_changes", filter: PostgresChangesFilter<Table>, callback: (payload: PostgresChangesPayload<RowOf<Table>>) => void): this;
     on(type: "ai_status", callback: (payload: AIProcessingPayload) => void): this;
     on(type: "system", callback: (payload: SystemEvent) => void): this;
-    /** The server-side subscriptions: one `on` parameter per binding. */
+    /** Presence (supabase-js's shapes): `sync` after the whole state arrived and after every
+     * change; `join` and `leave` per user key. Read the state with presenceState(). */
+    on(type: "presence", filter: {
+        event: "sync";
+    }, callback: () => void): this;
+    on<State = Record<string, unknown>>(type: "presence", filter: {
+        event: "join";
+    }, callback: (payload: PresenceJoinEvent<State>) => void): this;
+    on<State = Record<string, unknown>>(type: "presence", filter: {
+        event: "leave";
+    }, callback: (payload: PresenceLeaveEvent<State>) => void): this;
+    /** The server-side subscriptions: one `on` parameter per binding; `presence` when the
+     * channel listens to presence or tracks (presence is opt-in on the server too). */
     specs(): string[];
+    private get wantsPresence();
+    /** Every presence this viewer sees on the channel: `{ [key]: [{ presence_ref, ...state }] }`. */
+    presenceState<State = Record<string, unknown>>(): PresenceState<State>;
+    /**
+     * Be present on the channel with `state` (a small JSON object; the server caps its size), or
+     * change it: the latest state wins, one request is in flight and at most ~4 go per second
+     * per client, so calling it on every keystroke is fine. It lives as long as the stream
+     * connection; after a reconnect it is tracked again on the new one, and on `pagehide` it
+     * ends. Resolves when the server holds this state (or a later one): "ok"; "rate limited"
+     * (it is sent again after Retry-After); "error" (refused: 400, 403, 409).
+     */
+    track(state: Record<string, unknown>): Promise<TrackResult>;
+    /** End this tab's presence on the channel. */
+    untrack(): Promise<TrackResult>;
+    /** @internal The page is going away (`pagehide`): end the presence now, with keepalive. */
+    unload(): void;
+    /** @internal The page is shown again (bfcache): track again. */
+    resume(): void;
+    /** @internal Presences a channel of the same name already has on this connection. */
+    seedPresence(entries: PresenceEntry[]): void;
+    private rebind;
     get subscribed(): boolean;
     /**
      * Join the client's stream. SUBSCRIBED each time the stream is live (again) for this
@@ -229,6 +345,7 @@ declare class Channel {
     private setLive;
     private dispatch;
     private deliver;
+    private deliverPresence;
 }
 
 /** A channel the stream should carry: its bindings, and where to start if it is new here (or
@@ -268,6 +385,8 @@ declare class ChannelSet {
     revision: number;
     private readonly byName;
     private current;
+    /** Per name, the presences of the connection `generation` (for channels joining it). */
+    private readonly presence;
     all(): Channel[];
     get size(): number;
     /** Add `channel`; true when the stream must reconnect to carry it. */
@@ -333,6 +452,9 @@ interface ClientOptions {
     subscribeTimeoutMs?: number;
     /** No bytes (not even a heartbeat) this long: reconnect (default 45000). */
     idleTimeoutMs?: number;
+    /** At most one presence update (track) per this many ms, for all the client's channels
+     * (default 250: ~4/s, under the server's 5/s per connection). */
+    presenceIntervalMs?: number;
     /**
      * Keep writes made offline in memory and send them when back (default true). For pages
      * without React Query only: with React Query set it to false, and React Query pauses,
@@ -376,6 +498,10 @@ declare class ThreadcastClient implements ChannelHost, StreamHost {
     private readonly queue;
     private listeners;
     private hiddenTimer;
+    /** The last token used, for the keepalive untrack on `pagehide` (no time to await one). */
+    private lastToken;
+    /** When the next presence PUT may start (ms, Date.now()). */
+    private nextPresenceAt;
     constructor(baseUrl: string, options: ClientOptions);
     get tokenIsFunction(): boolean;
     get throttleMs(): number;
@@ -394,6 +520,10 @@ declare class ThreadcastClient implements ChannelHost, StreamHost {
     close(): void;
     attach(channel: Channel): void;
     detach(channel: Channel): void;
+    /** End a presence of this user that a tab now gone held (tabs.ts, as the leader). */
+    removePresence(channel: string, ref: string): void;
+    /** The presence requests of `channel`, paced for the whole client. */
+    presenceIO(channel: Channel): TrackerIO;
     subscribed(): void;
     reportError(error: Error): void;
     /** What `state` should say now (with no channel: live, unless the browser is offline). */
@@ -498,4 +628,4 @@ declare function matchesFilter(filter: string | undefined, row: object | null): 
 declare function randomId(): string;
 
 export { Channel, ConflictError, ForbiddenError, HTTPError, InvalidPayloadError, NotFoundError, RateLimitedError, SSEParser, ThreadcastClient, ValidationError, comparePositions, createClient, isPosition, isRetryable, matchesFilter, randomId };
-export type { AIProcessingPayload, AIState, AIStatus, AnyRow, ChangeBase, ChannelOptions, ChannelStatus, ClientOptions, ConnectionState, CreateNote, CreateOptions, CreateThread, DeletePayload, EditNote, ErrorBody, EventType, InboxTicket, InsertPayload, NoteRealtimePayload, Position, PostgresChangesFilter, PostgresChangesPayload, Problem, RequestOptions, RestApi, RowOf, SSEFrame, SetAIStatus, SystemEvent, Tables, Thread, ThreadDetail, ThreadList, ThreadNote, ThreadRealtimePayload, ThreadStatus, ThreadWithNotes, Ticket, TicketList, TicketRealtimePayload, TicketStatus, TokenSource, UpdatePayload };
+export type { AIProcessingPayload, AIState, AIStatus, AnyRow, ChangeBase, ChannelOptions, ChannelStatus, ClientOptions, ConnectionState, CreateNote, CreateOptions, CreateThread, DeletePayload, EditNote, ErrorBody, EventType, InboxTicket, InsertPayload, NoteRealtimePayload, Position, PostgresChangesFilter, PostgresChangesPayload, Presence, PresenceEntry, PresenceEvent, PresenceFilter, PresenceJoinEvent, PresenceLeaveEvent, PresencePayload, PresenceState, PresenceSyncEvent, PresenceTracked, Problem, RequestOptions, RestApi, RowOf, SSEFrame, SetAIStatus, SystemEvent, Tables, Thread, ThreadDetail, ThreadList, ThreadNote, ThreadRealtimePayload, ThreadStatus, ThreadWithNotes, Ticket, TicketList, TicketRealtimePayload, TicketStatus, TokenSource, TrackPresence, TrackResult, UpdatePayload };

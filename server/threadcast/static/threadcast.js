@@ -43,6 +43,252 @@ function matchesFilter(filter, row) {
     return false;
 }
 
+/** A random (version 4) uuid. crypto.randomUUID needs a secure context; getRandomValues not. */
+function randomId() {
+    if (typeof globalThis.crypto.randomUUID === "function" && globalThis.isSecureContext !== false) {
+        return globalThis.crypto.randomUUID();
+    }
+    const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40; // version 4
+    bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80; // RFC 9562 variant
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)]
+        .join("-");
+}
+
+const shown = (entry) => ({ ...entry.state, presence_ref: entry.ref });
+const sameState = (a, b) => JSON.stringify(a.state) === JSON.stringify(b.state);
+function byKey(entries) {
+    const grouped = new Map();
+    for (const entry of entries) {
+        const list = grouped.get(entry.key);
+        if (list)
+            list.push(entry);
+        else
+            grouped.set(entry.key, [entry]);
+    }
+    return grouped;
+}
+/** The presences one viewer sees on one channel, and the events each frame makes of them. */
+class PresenceSet {
+    /** By ref, in the order they joined (a changed state keeps its place). */
+    entries = new Map();
+    /** `{ [key]: [{ presence_ref, ...state }] }`, a fresh copy. */
+    state() {
+        const state = {};
+        for (const entry of this.entries.values())
+            (state[entry.key] ??= []).push(shown(entry));
+        return state;
+    }
+    /** The raw entries, to seed another channel of the same name. */
+    snapshot() {
+        return [...this.entries.values()];
+    }
+    get size() {
+        return this.entries.size;
+    }
+    clear() {
+        this.entries.clear();
+    }
+    /**
+     * Apply one frame; the events it makes, in order: a join or leave per key that changed, then
+     * `sync` (after a `sync` frame always, so a page renders its first state; after a diff when
+     * anything changed, as supabase-js does after each diff).
+     */
+    apply(payload) {
+        let events;
+        if (payload.type === "sync") {
+            const next = new Map(payload.presences.map((p) => [p.ref, p]));
+            const left = [...this.entries.values()].filter((held) => !next.has(held.ref));
+            const joined = payload.presences.filter((p) => {
+                const held = this.entries.get(p.ref);
+                return !held || held.key !== p.key || !sameState(held, p);
+            });
+            events = [...this.leave(left), ...this.join(joined)];
+            return [...events, { event: "sync" }];
+        }
+        events = payload.type === "join" ? this.join(payload.presences) : this.leave(payload.presences);
+        return events.length ? [...events, { event: "sync" }] : [];
+    }
+    listOf(key) {
+        return [...this.entries.values()].filter((e) => e.key === key).map(shown);
+    }
+    join(presences) {
+        const events = [];
+        for (const [key, joined] of byKey(presences)) {
+            const fresh = joined.filter((p) => {
+                const held = this.entries.get(p.ref);
+                return !held || held.key !== p.key || !sameState(held, p);
+            });
+            if (!fresh.length)
+                continue; // the same state again: nothing new
+            const currentPresences = this.listOf(key);
+            for (const p of fresh)
+                this.entries.set(p.ref, { key: p.key, ref: p.ref, state: p.state });
+            events.push({ event: "join", key, newPresences: fresh.map(shown), currentPresences });
+        }
+        return events;
+    }
+    leave(presences) {
+        const events = [];
+        for (const [key, gone] of byKey(presences)) {
+            const held = gone.flatMap((p) => {
+                const entry = this.entries.get(p.ref);
+                return entry && entry.key === key ? [entry] : [];
+            });
+            if (!held.length)
+                continue; // refs this viewer never saw: nothing to say
+            for (const entry of held)
+                this.entries.delete(entry.ref);
+            events.push({ event: "leave", key, leftPresences: held.map(shown), currentPresences: this.listOf(key) });
+        }
+        return events;
+    }
+}
+/** A presence request's outcome as the tracker needs it. */
+class PresenceRefused extends Error {
+    rateLimited;
+    retryAfterMs;
+    constructor(rateLimited, retryAfterMs, cause) {
+        super(cause instanceof Error ? cause.message : "presence request refused");
+        this.rateLimited = rateLimited;
+        this.retryAfterMs = retryAfterMs;
+        this.name = "PresenceRefused";
+    }
+}
+/** One tab's presence on one channel. */
+class Tracker {
+    io;
+    /** The state to hold on the server; null: none (untracked). */
+    desired = null;
+    version = 0;
+    /** The connection the presence should live on (the stream's, from `subscribed`). */
+    connection;
+    /** `${connection} ${version}` the server holds, or that failed (not retried until news). */
+    done;
+    /** A PUT may have reached the server since the last DELETE. */
+    held = false;
+    running = false;
+    waiters = [];
+    /** PUTs sent, for tests and metrics. */
+    puts = 0;
+    constructor(io) {
+        this.io = io;
+    }
+    /** Whether this tab tracks (or wants to) on the channel. */
+    get tracking() {
+        return this.desired !== null;
+    }
+    track(state) {
+        this.desired = state;
+        return this.ask();
+    }
+    untrack() {
+        this.desired = null;
+        return this.ask();
+    }
+    /** The stream's connection (undefined: down). A new one: track again on it. */
+    connected(connection) {
+        if (connection === this.connection)
+            return;
+        this.connection = connection;
+        if (connection !== undefined)
+            void this.pump();
+    }
+    /** The channel was refused: what waits fails, and nothing is tracked any more. */
+    fail() {
+        this.desired = null;
+        this.version += 1;
+        this.settle(this.version - 1, "error");
+        void this.pump(); // a DELETE if a PUT may have landed
+    }
+    /** The page is going away: end the presence now (keepalive), keep the wish (bfcache). */
+    unload() {
+        if (!this.held)
+            return;
+        this.held = false;
+        this.done = undefined;
+        this.io.removeOnUnload();
+    }
+    /** The page is back (from the bfcache): track again. */
+    resume() {
+        void this.pump();
+    }
+    ask() {
+        this.version += 1;
+        const promise = new Promise((resolve) => this.waiters.push({ version: this.version, resolve }));
+        void this.pump();
+        return promise;
+    }
+    /** Resolve every waiter up to `version`: a later state superseded the earlier ones. */
+    settle(version, result) {
+        const [due, later] = [this.waiters.filter((w) => w.version <= version), this.waiters.filter((w) => w.version > version)];
+        this.waiters = later;
+        for (const w of due)
+            w.resolve(result);
+    }
+    async pump() {
+        if (this.running)
+            return; // the running loop reads the latest wish when its request ends
+        this.running = true;
+        try {
+            for (;;) {
+                const version = this.version;
+                if (this.desired === null) {
+                    if (!this.held) {
+                        this.settle(version, "ok");
+                        return;
+                    }
+                    this.held = false;
+                    this.done = undefined;
+                    try {
+                        await this.io.remove();
+                        this.settle(version, "ok");
+                    }
+                    catch {
+                        this.settle(version, "error");
+                    }
+                    continue;
+                }
+                if (this.connection === undefined)
+                    return; // until the stream is live: connected()
+                if (this.done === `${this.connection} ${version}`) {
+                    this.settle(version, "ok");
+                    return;
+                }
+                await this.io.gate();
+                // Whatever was asked for while waiting for the gate goes instead: the latest wins.
+                const state = this.desired;
+                const connection = this.connection;
+                const sending = this.version;
+                if (state === null || connection === undefined)
+                    continue;
+                this.held = true;
+                this.puts += 1;
+                try {
+                    await this.io.put(connection, state);
+                    this.done = `${connection} ${sending}`;
+                    this.settle(sending, "ok");
+                }
+                catch (error) {
+                    if (error instanceof PresenceRefused && error.rateLimited) {
+                        this.settle(sending, "rate limited");
+                        await this.io.wait(error.retryAfterMs); // then the latest state, still wanted
+                        continue;
+                    }
+                    this.done = `${connection} ${sending}`; // not again until a new state or connection
+                    this.settle(sending, "error");
+                    if (this.version === sending && this.connection === connection)
+                        return;
+                }
+            }
+        }
+        finally {
+            this.running = false;
+        }
+    }
+}
+
 // Log positions, `<tick>-<id>`: the SSE `id:` of every event and the `position` of REST reads.
 // The log's order is total, so positions compare as (tick, id) pairs of integers (up to 18
 // digits each: past Number's exact range, so they are compared as digit strings).
@@ -2489,7 +2735,16 @@ const SystemEvent = object({
     /** The multi-channel stream's `subscribed`: the channels it is live for. */
     channels: nullish(array(string())),
     bindings: nullish(int()),
+    connection: nullish(string()),
 });
+const presenceState = record(string(), unknown());
+const PresenceEntry = object({ key: string(), ref: uuid, state: presenceState });
+const PresencePayload = object({
+    channel: string(),
+    type: _enum(["sync", "join", "leave"]),
+    presences: array(PresenceEntry),
+});
+const PresenceTracked = object({ channel: string(), key: string(), ref: uuid, state: presenceState });
 const AIState = object({
     thread_id: uuid,
     status: AIStatus,
@@ -2667,6 +2922,13 @@ class Channel {
     pending = [];
     flushTimer;
     statusCallback;
+    /** This channel's presence ref: its own presence, one per tab and channel. */
+    presenceRef = randomId();
+    /** The stream connection this channel is live on (the `subscribed` frame's `connection`). */
+    connection;
+    presences = new PresenceSet();
+    tracker;
+    refused = false;
     constructor(host, name, options = {}) {
         this.host = host;
         this.name = name;
@@ -2682,16 +2944,70 @@ class Channel {
             this.bindings.push({ type, filter, callback });
         return this;
     }
-    /** The server-side subscriptions: one `on` parameter per binding. */
+    /** The server-side subscriptions: one `on` parameter per binding; `presence` when the
+     * channel listens to presence or tracks (presence is opt-in on the server too). */
     specs() {
-        return this.bindings.flatMap(({ type, filter }) => {
+        const specs = this.bindings.flatMap(({ type, filter }) => {
             if (type === "ai_status")
                 return ["ai_status"];
             if (type !== "postgres_changes")
                 return [];
-            const spec = `${filter.event || "*"}:${filter.schema || "public"}.${filter.table}`;
-            return [filter.filter ? `${spec}:${filter.filter}` : spec];
+            const changes = filter;
+            const spec = `${changes.event || "*"}:${changes.schema || "public"}.${changes.table}`;
+            return [changes.filter ? `${spec}:${changes.filter}` : spec];
         });
+        if (this.wantsPresence)
+            specs.push("presence");
+        return specs;
+    }
+    get wantsPresence() {
+        return this.tracker !== undefined || this.bindings.some((b) => b.type === "presence");
+    }
+    // Presence ------------------------------------------------------------------------------------
+    /** Every presence this viewer sees on the channel: `{ [key]: [{ presence_ref, ...state }] }`. */
+    presenceState() {
+        return this.presences.state();
+    }
+    /**
+     * Be present on the channel with `state` (a small JSON object; the server caps its size), or
+     * change it: the latest state wins, one request is in flight and at most ~4 go per second
+     * per client, so calling it on every keystroke is fine. It lives as long as the stream
+     * connection; after a reconnect it is tracked again on the new one, and on `pagehide` it
+     * ends. Resolves when the server holds this state (or a later one): "ok"; "rate limited"
+     * (it is sent again after Retry-After); "error" (refused: 400, 403, 409).
+     */
+    track(state) {
+        const io = this.host.presenceIO?.(this);
+        if ((!this.tracker && !io) || (this.refused && this.closed))
+            return Promise.resolve("error");
+        const first = !this.wantsPresence;
+        this.tracker ??= new Tracker(io);
+        const result = this.tracker.track(state);
+        this.tracker.connected(this.live ? this.connection : undefined);
+        // Already on a stream without the presence binding: join again with it.
+        if (first && !this.closed)
+            this.rebind();
+        return result;
+    }
+    /** End this tab's presence on the channel. */
+    untrack() {
+        return this.tracker?.untrack() ?? Promise.resolve("ok");
+    }
+    /** @internal The page is going away (`pagehide`): end the presence now, with keepalive. */
+    unload() {
+        this.tracker?.unload();
+    }
+    /** @internal The page is shown again (bfcache): track again. */
+    resume() {
+        this.tracker?.resume();
+    }
+    /** @internal Presences a channel of the same name already has on this connection. */
+    seedPresence(entries) {
+        this.dispatch("presence", { channel: this.name, type: "sync", presences: entries });
+    }
+    rebind() {
+        this.host.detach(this);
+        this.host.attach(this);
     }
     get subscribed() {
         return !this.closed;
@@ -2706,6 +3022,7 @@ class Channel {
     subscribe(statusCallback = () => { }) {
         if (!this.closed)
             return this;
+        this.refused = false;
         this.statusCallback = statusCallback;
         this.closed = false;
         this.host.attach(this);
@@ -2714,6 +3031,7 @@ class Channel {
     unsubscribe() {
         if (this.closed)
             return;
+        void this.tracker?.untrack();
         this.stop();
         this.setStatus("CLOSED");
         this.host.detach(this);
@@ -2723,13 +3041,20 @@ class Channel {
     refuse(error) {
         if (this.closed)
             return;
+        this.refused = true;
+        this.tracker?.fail();
         this.stop();
         this.setStatus("CHANNEL_ERROR", error);
         this.host.detach(this);
     }
     /** @internal The stream is live for this channel (again): SUBSCRIBED, once per outage. */
     goLive(event) {
-        if (this.closed || this.live)
+        if (this.closed)
+            return;
+        // A new connection (also one that replaced the last without going down): track on it.
+        this.connection = event.connection ?? undefined;
+        this.tracker?.connected(this.connection);
+        if (this.live)
             return;
         this.setLive(true);
         this.dispatch("system", event);
@@ -2739,6 +3064,8 @@ class Channel {
     goDown(status, error) {
         if (this.closed)
             return;
+        this.connection = undefined;
+        this.tracker?.connected(undefined);
         if (this.live)
             this.setLive(false);
         if (status)
@@ -2764,6 +3091,9 @@ class Channel {
     stop() {
         this.closed = true;
         this.live = false;
+        this.connection = undefined;
+        this.tracker?.connected(undefined);
+        this.presences.clear();
         clearTimeout(this.flushTimer);
         this.flushTimer = undefined;
         this.pending = [];
@@ -2804,9 +3134,16 @@ class Channel {
         }, interval);
     }
     deliver(type, payload) {
-        for (const { type: wanted, filter, callback } of this.bindings) {
+        if (type === "presence") {
+            // The state changes once per frame, whoever listens; then each event to its bindings.
+            for (const event of this.presences.apply(payload))
+                this.deliverPresence(event);
+            return;
+        }
+        for (const { type: wanted, filter: anyFilter, callback } of this.bindings) {
             if (wanted !== type)
                 continue;
+            const filter = anyFilter;
             if (type === "postgres_changes") {
                 const change = payload;
                 if (filter.table && filter.table !== change.table)
@@ -2827,6 +3164,18 @@ class Channel {
             }
         }
     }
+    deliverPresence(event) {
+        for (const { type, filter, callback } of this.bindings) {
+            if (type !== "presence" || filter.event !== event.event)
+                continue;
+            try {
+                callback(event);
+            }
+            catch (error) {
+                console.error("threadcast: a presence callback failed", error);
+            }
+        }
+    }
 }
 /** A frame's parsed JSON, checked by its event's schema (unknown events pass as they are); a
  * payload that breaks its schema is an InvalidPayloadError. */
@@ -2840,6 +3189,8 @@ function validate(event, data) {
         schema = AIProcessingPayload;
     else if (event === "system")
         schema = SystemEvent;
+    else if (event === "presence")
+        schema = PresencePayload;
     return schema ? parse(schema, data, `${event} event`) : data;
 }
 
@@ -2848,6 +3199,8 @@ class ChannelSet {
     revision = 0;
     byName = new Map();
     current;
+    /** Per name, the presences of the connection `generation` (for channels joining it). */
+    presence = new Map();
     all() {
         return [...this.byName.values()].flatMap((set) => [...set]);
     }
@@ -2880,6 +3233,10 @@ class ChannelSet {
         if (now.live && live && live.generation === now.generation && live.names.has(channel.name)) {
             channel.coveredBy = now.generation;
             channel.goLive(live.event);
+            const presence = this.presence.get(channel.name);
+            if (presence?.generation === now.generation && channel.specs().includes("presence")) {
+                channel.seedPresence(presence.set.snapshot());
+            }
         }
         return false;
     }
@@ -2892,6 +3249,7 @@ class ChannelSet {
         if (set.size)
             return false;
         this.byName.delete(channel.name);
+        this.presence.delete(channel.name);
         return true;
     }
     /**
@@ -2922,6 +3280,12 @@ class ChannelSet {
         }
     }
     frame(generation, event, name, payload, id) {
+        if (event === "presence" && name !== undefined && this.byName.has(name)) {
+            let held = this.presence.get(name);
+            if (held?.generation !== generation)
+                this.presence.set(name, (held = { generation, set: new PresenceSet() }));
+            held.set.apply(payload);
+        }
         if (name !== undefined) {
             for (const channel of this.byName.get(name) ?? []) {
                 if (channel.includedIn === generation)
@@ -3037,19 +3401,6 @@ class WriteQueue {
         for (const item of this.items.splice(0))
             item.reject(new Error("client closed"));
     }
-}
-
-/** A random (version 4) uuid. crypto.randomUUID needs a secure context; getRandomValues not. */
-function randomId() {
-    if (typeof globalThis.crypto.randomUUID === "function" && globalThis.isSecureContext !== false) {
-        return globalThis.crypto.randomUUID();
-    }
-    const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
-    bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40; // version 4
-    bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80; // RFC 9562 variant
-    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)]
-        .join("-");
 }
 
 /** Perform one request with `fetchFn`: the parsed answer, or a typed error. */
@@ -3574,6 +3925,12 @@ class Stream {
                 channel = key;
                 parsed = rest;
             }
+            else if (event === "presence" && typeof parsed === "object" && parsed !== null) {
+                // Presence (no id: never replayed) keeps its `channel`: it is part of the payload.
+                const key = parsed.channel;
+                if (typeof key === "string")
+                    channel = key;
+            }
             payload = validate(event, parsed);
         }
         catch (error) {
@@ -3753,9 +4110,12 @@ class TabShare {
             this.reportQueued = false;
             if (this.leading || this.closed)
                 return;
+            const presences = this.channels.all()
+                .filter((c) => c.specs().includes("presence"))
+                .map((c) => ({ channel: c.name, ref: c.presenceRef }));
             this.post({
                 t: "report", tab: this.tab, revision: this.channels.revision, paused: this.host.paused,
-                channels: this.channels.wanted(full ? undefined : this.generation),
+                channels: this.channels.wanted(full ? undefined : this.generation), presences,
             });
         });
     }
@@ -3873,7 +4233,9 @@ class TabShare {
     }
     leaderReceives(message) {
         if (message.t === "report") {
-            this.reports.set(message.tab, { revision: message.revision, paused: message.paused, channels: message.channels });
+            this.reports.set(message.tab, {
+                revision: message.revision, paused: message.paused, channels: message.channels, presences: message.presences ?? [],
+            });
             this.watch(message.tab);
             this.pauseOrResume();
             this.stream?.changed();
@@ -3893,8 +4255,12 @@ class TabShare {
     }
     forget(tab) {
         this.watched.delete(tab);
-        if (!this.reports.delete(tab))
+        const report = this.reports.get(tab);
+        if (!report || !this.reports.delete(tab))
             return;
+        // Its presences lived on this tab's stream: they end now, not when this tab goes.
+        for (const { channel, ref } of report.presences)
+            this.host.removePresence?.(channel, ref);
         this.carried.delete(tab);
         this.stream?.changed();
     }
@@ -3917,8 +4283,10 @@ const DEFAULTS = {
     pauseWhenHiddenMs: 60000, // close streams of a tab hidden this long; null: never
     subscribeTimeoutMs: 10000, // no answer from the server this long: TIMED_OUT, retry
     idleTimeoutMs: 45000, // nothing at all (the server sends a heartbeat every 15 s): retry
+    presenceIntervalMs: 250, // at most one presence PUT per this long, for all channels (~4/s)
 };
 const isOffline = () => globalThis.navigator?.onLine === false;
+const presencePath = (channel, ref) => `/v1/channels/${encodeURIComponent(channel).replace(/%3A/gi, ":")}/presence/${ref}`;
 /** The client's own stream, for its channels alone. */
 class OwnStream {
     channels = new ChannelSet();
@@ -3980,6 +4348,10 @@ class ThreadcastClient {
     queue;
     listeners = [];
     hiddenTimer;
+    /** The last token used, for the keepalive untrack on `pagehide` (no time to await one). */
+    lastToken;
+    /** When the next presence PUT may start (ms, Date.now()). */
+    nextPresenceAt = 0;
     constructor(baseUrl, options) {
         this.baseUrl = baseUrl.replace(/\/$/, "");
         this.options = { ...DEFAULTS, ...options };
@@ -3997,6 +4369,16 @@ class ThreadcastClient {
         if (globalThis.document) {
             this.listen(globalThis.document, "visibilitychange", () => this.visibilityChanged());
         }
+        // Leaving the page ends this tab's presences at once (the stream's end would, within 1 s);
+        // a page restored from the back-forward cache tracks again.
+        this.listen(globalThis, "pagehide", () => {
+            for (const channel of this.transport.channels.all())
+                channel.unload();
+        });
+        this.listen(globalThis, "pageshow", () => {
+            for (const channel of this.transport.channels.all())
+                channel.resume();
+        });
         const share = options.shareAcrossTabs !== false && canShareTabs();
         this.transport = share ? new TabShare(this) : new OwnStream(this);
         this.state = this.currentState();
@@ -4028,7 +4410,8 @@ class ThreadcastClient {
         this.wake();
     }
     async currentToken() {
-        return typeof this.token === "function" ? await this.token() : this.token;
+        this.lastToken = typeof this.token === "function" ? await this.token() : this.token;
+        return this.lastToken;
     }
     /** Call `listener` on every change of `state`; returns the unsubscribe function. */
     onConnectionState(listener) {
@@ -4054,6 +4437,43 @@ class ThreadcastClient {
     detach(channel) {
         this.transport.detach(channel);
         this.changed();
+    }
+    /** End a presence of this user that a tab now gone held (tabs.ts, as the leader). */
+    removePresence(channel, ref) {
+        this.perform({ method: "DELETE", path: presencePath(channel, ref), schema: null }).catch(() => { });
+    }
+    /** The presence requests of `channel`, paced for the whole client. */
+    presenceIO(channel) {
+        const path = presencePath(channel.name, channel.presenceRef);
+        const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+        return {
+            put: async (connection, state) => {
+                try {
+                    const body = { connection, state };
+                    await this.perform({ method: "PUT", path, body, schema: PresenceTracked });
+                }
+                catch (error) {
+                    if (error instanceof RateLimitedError) {
+                        throw new PresenceRefused(true, Math.max(this.options.presenceIntervalMs, (error.retryAfter ?? 1) * 1000), error);
+                    }
+                    throw error;
+                }
+            },
+            remove: async () => {
+                await this.perform({ method: "DELETE", path, schema: null });
+            },
+            removeOnUnload: () => {
+                const headers = this.lastToken === undefined ? {} : { Authorization: `Bearer ${this.lastToken}` };
+                this.fetch(`${this.baseUrl}${path}`, { method: "DELETE", headers, keepalive: true }).catch(() => { });
+            },
+            gate: () => {
+                const now = Date.now();
+                const at = Math.max(now, this.nextPresenceAt);
+                this.nextPresenceAt = at + this.options.presenceIntervalMs;
+                return at > now ? wait(at - now) : Promise.resolve();
+            },
+            wait,
+        };
     }
     subscribed() {
         void this.queue.flush(); // the server is reachable again

@@ -4,6 +4,7 @@
 drop function if exists realtime.read_presence(jsonb);
 drop function if exists realtime.presence_heartbeat(uuid[], interval);
 drop function if exists realtime.presence_end_connections(uuid[]);
+drop function if exists realtime.presence_ended(text[]);
 drop function if exists realtime.untrack(text, text, uuid);
 drop function if exists realtime.track(text, text, jsonb, text, text, uuid, uuid, jsonb, interval, integer);
 drop function if exists realtime.presence_changed(text);

@@ -6,6 +6,8 @@ export type { UseTicketUpdatesOptions } from "./tickets.js";
 export { patchTickets, patchTicketAI } from "./inbox.js";
 export { useThreads, useThread, useAIStatus, retry } from "./queries.js";
 export { useThreadUpdates } from "./updates.js";
+export { usePresence } from "./presence.js";
+export type { UsePresence } from "./presence.js";
 export type { UseThreadUpdatesOptions } from "./updates.js";
 export { useAddNote, useEditNote, useDeleteNote, registerMutations } from "./mutations.js";
 export type { AddNoteVariables, EditNoteVariables, DeleteNoteVariables, Snapshot } from "./mutations.js";
