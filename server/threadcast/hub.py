@@ -6,7 +6,9 @@ Concurrency model (one event loop, so "synchronous" below means "no await in bet
   Per batch it (1) asks the database for new positions, (2) reads the payloads once per
   identity group *as that user* — RLS filters — with awaits, then (3) synchronously queues
   each visible event's frame on every live connection of the group that wants it, and advances
-  `position`. An event is parsed and framed once per batch, however many identities see it.
+  `position`. An event is framed once per batch, however many identities see it, and its
+  payload parsed at most once: bindings match on the change kind its position carries, so only
+  a row filter, AI-status coalescing or the lag metric needs the parsed payload.
 * A new connection with a cursor catches up on its own: it reads (cursor, position] as its user,
   then, synchronously, either goes live (cursor == position) or reads again. Because fan-out and
   the switch to live never interleave, each event reaches a connection exactly once: by catch-up
@@ -15,7 +17,9 @@ Concurrency model (one event loop, so "synchronous" below means "no await in bet
   sized to half of catch_up_bytes, one page read ahead) and waits for room before queuing
   each frame, so it runs at the client's reading speed and never overflows. A client any
   distance behind resumes exactly, and holds at most a page in hand, a page read ahead and
-  catch_up_bytes of queue on the server. Only that task waits; nobody else is slowed.
+  catch_up_bytes of queue on the server. Replays running at once share CATCH_UP_ENTRIES of
+  pages (at least PAGE_MIN each), so a storm of resumes holds a bounded number of rows. Only
+  that task waits; nobody else is slowed.
 * After each page the cursor is checked against retention (cursor_state): a replay slower than
   pruning gets one `reset` (cursor_expired) with the current position, then goes live.
 * A connection goes live only with half its queue free, because live delivery cannot wait:
