@@ -121,7 +121,7 @@ async def resume_client(
         if not expected:
             r["t"] = time.time()
         # Reads whatever has arrived (up to 64 KiB) and splits it into lines: a wait_for() per
-        # line cost this client about 45 us an event, more than the server spent on it.
+        # line costs about 11 us in isolation, four lines an event (the server spends ~8 us).
         loop = asyncio.get_running_loop()
         buffer = b""
         lingering = False
