@@ -70,19 +70,23 @@ def machine(database_url: str | None = None) -> dict:
     return info
 
 
-def revision() -> dict:
+def revision(checkout: Path = ROOT) -> dict:
     """The commit measured, and which server/SQL files differed from it (read-only git)."""
 
     def git(*args: str) -> str:
         try:
             return subprocess.run(
-                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10
+                ["git", *args], cwd=checkout, capture_output=True, text=True, timeout=10
             ).stdout.rstrip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
     changed = git("status", "--porcelain", "--", "server", "sql", "alembic").splitlines()
-    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_server_sql": changed}
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted_server_sql": changed,
+        "checkout": str(checkout),
+    }
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -177,11 +181,16 @@ def freeze_code() -> dict:
     import tempfile
 
     if not FROZEN:
-        rev = revision()
+        # BENCH_CODE: another checkout's server to measure with this checkout's clients (a
+        # baseline of the same benchmark, e.g. `git worktree add /tmp/wt-base main`).
+        source = Path(os.environ.get("BENCH_CODE") or ROOT).resolve()
+        rev = revision(source)
         root = Path(tempfile.mkdtemp(prefix="threadcast-bench-code-"))
         atexit.register(shutil.rmtree, root, ignore_errors=True)
         for name in ("server", "sql", "alembic"):
-            shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                source / name, root / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
         FROZEN.update(root=root, revision=rev)
     return FROZEN["revision"]
 

@@ -1149,11 +1149,16 @@ $$;
 -- optionally only for some topics. Positions only: payloads are read as the user, under RLS.
 -- A page costs what it holds, not what the tick it starts in holds: a client far behind
 -- replays at its own pace however large the ticks (one statement with an ORDER BY sorted the
--- cursor's whole tick for every page).
-create function realtime.positions_after(
+-- cursor's whole tick for every page). A change's schema, table and eventType come with its
+-- position (null for other events): the server matches most bindings on them without parsing
+-- the payload it later reads as the user (the same values, from the same payload).
+create function realtime.change_positions_after(
     after_tick bigint, after_id bigint, upto_tick bigint,
     topics text[] default null, max_events integer default 10000
-) returns table (tick_id bigint, id bigint, topic text, event text)
+) returns table (
+    tick_id bigint, id bigint, topic text, event text,
+    change_schema text, change_table text, change_type text
+)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 set enable_seqscan = off
@@ -1190,7 +1195,10 @@ begin
         -- fewer than a slice holds, so slices go on until the page is full or the tick ends.
         while first_index <= last_index and remaining > 0 loop
             return query
-                select tick.tick_id, m.id, m.topic, m.event
+                select tick.tick_id, m.id, m.topic, m.event,
+                       case when m.event = 'postgres_changes' then m.payload ->> 'schema' end,
+                       case when m.event = 'postgres_changes' then m.payload ->> 'table' end,
+                       case when m.event = 'postgres_changes' then m.payload ->> 'eventType' end
                   from realtime.messages m
                  where m.id = any (tick.message_ids[first_index:first_index + remaining - 1])
                    and (topics is null or m.topic = any (topics))
@@ -1202,6 +1210,18 @@ begin
         exit when remaining <= 0;
     end loop;
 end
+$$;
+
+-- The same positions without the change columns (the interface before realtime_0006).
+create function realtime.positions_after(
+    after_tick bigint, after_id bigint, upto_tick bigint,
+    topics text[] default null, max_events integer default 10000
+) returns table (tick_id bigint, id bigint, topic text, event text)
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select p.tick_id, p.id, p.topic, p.event
+      from realtime.change_positions_after(after_tick, after_id, upto_tick, topics, max_events) p
 $$;
 
 -- The newest position: where a subscriber that starts now begins.
@@ -1344,6 +1364,7 @@ as $$
 declare
     req record;
     visible bigint[];
+    texts text[];
     sent bigint[] := '{}';
     caller_role text := pg_catalog.current_setting('role');
     caller_claims text := pg_catalog.current_setting('request.jwt.claims', true);
@@ -1361,24 +1382,19 @@ begin
                     realtime.reader_claims(req.role, req.sub, req.claims), true),
                 pg_catalog.set_config('request.jwt.claim.sub', coalesce(req.sub, ''), true);
 
-        -- Under the user's RLS: which of its ids may it see?
-        select coalesce(pg_catalog.array_agg(m.id), '{}') into visible
+        -- Under the user's RLS, once (the rules cost most of a read): which of its ids may it
+        -- see, with the payloads of those not already sent with an earlier identity.
+        select coalesce(pg_catalog.array_agg(m.id), '{}'),
+               coalesce(pg_catalog.array_agg(case when m.id = any (sent) then null
+                                                  else m.payload::text end), '{}')
+          into visible, texts
           from realtime.messages m
          where m.id = any (req.ids);
-
-        -- Ids already sent with an earlier identity: no payload again.
         return query
-            select req.n, v, null::text
-              from pg_catalog.unnest(visible) v
-             where v = any (sent);
-        -- Ids new in this batch: their payload, still read as this user.
-        if not visible <@ sent then
-            return query
-                select req.n, m.id, m.payload::text
-                  from realtime.messages m
-                 where m.id = any (visible) and not m.id = any (sent);
-            sent := sent || visible;
-        end if;
+            select req.n, v.id, v.payload
+              from rows from (pg_catalog.unnest(visible), pg_catalog.unnest(texts))
+                   as v (id, payload);
+        sent := sent || visible;
     end loop;
     perform pg_catalog.set_config('role', caller_role, true),
             pg_catalog.set_config('request.jwt.claims', coalesce(caller_claims, ''), true),
@@ -1647,9 +1663,11 @@ revoke execute on function realtime.send(text, text, jsonb) from public;
 revoke execute on function realtime.wake() from public;
 grant execute on function realtime.send(text, text, jsonb) to threadcast;
 revoke execute on function realtime.tick(), realtime.positions_after(bigint, bigint, bigint, text[], integer),
+    realtime.change_positions_after(bigint, bigint, bigint, text[], integer),
     realtime.head(), realtime.cursor_state(bigint), realtime.prune(interval)
     from public;
 grant execute on function realtime.tick(), realtime.positions_after(bigint, bigint, bigint, text[], integer),
+    realtime.change_positions_after(bigint, bigint, bigint, text[], integer),
     realtime.head(), realtime.cursor_state(bigint), realtime.prune(interval)
     to threadcast;
 -- Only the migrating owner configures tables and channels and generates capture functions.

@@ -12,9 +12,13 @@ import pytest
 from tests.support import World
 
 # The baseline's positions_after(), one statement: the order and the rows it returns define the
-# function's contract.
+# function's contract. Since realtime_0007 each row also carries its change's schema, table and
+# eventType, as its payload has them (null for events that are not changes).
 REFERENCE = """
-select t.tick_id, m.id, m.topic, m.event
+select t.tick_id, m.id, m.topic, m.event,
+       case when m.event = 'postgres_changes' then m.payload ->> 'schema' end,
+       case when m.event = 'postgres_changes' then m.payload ->> 'table' end,
+       case when m.event = 'postgres_changes' then m.payload ->> 'eventType' end
   from realtime.ticks t
  cross join lateral unnest(t.message_ids) as u(id)
   join realtime.messages m on m.id = u.id
@@ -26,8 +30,10 @@ select t.tick_id, m.id, m.topic, m.event
  limit %(limit)s
 """
 
+# The paging itself is change_positions_after()'s (positions_after() returns its first four
+# columns), so the reference is compared with it, change columns included.
 PAGED = """
-select * from realtime.positions_after(
+select * from realtime.change_positions_after(
     %(after_tick)s, %(after_id)s, %(upto_tick)s, %(topics)s::text[], %(limit)s)
 """
 
@@ -135,10 +141,37 @@ def test_walking_page_by_page_yields_the_log_once_in_order(
             assert len(page) <= limit
             if not page:
                 break
-            walked += [(t, i) for t, i, _, _ in page]
+            walked += [(t, i) for t, i, *_ in page]
             cursor = walked[-1]
             if limit == 1 and len(walked) > 50:
                 break  # one event a page: the first 50 are enough to show the stepping
         assert walked == expected[: len(walked)]
         if limit > 1:
             assert walked == expected
+
+
+def test_positions_carry_a_changes_kind_and_nothing_for_other_events(
+    conn: psycopg.Connection, world: World
+) -> None:
+    """The hub matches bindings on these columns instead of parsing payloads: they must be the
+    payload's own schema, table and eventType, and null for a custom event."""
+    conn.execute("select realtime.tick()")
+    start = conn.execute("select tick_id, id from realtime.head()").fetchone()
+    conn.execute(
+        "insert into ticket_notes (thread_id, ticket_id, author_id, body) values (%s, %s, %s, 'k')",
+        (world.thread, world.ticket, world.customer),
+    )
+    conn.execute("update ticket_notes set body = 'k2' where body = 'k'")
+    conn.execute("select realtime.send(%s, 'typing', '{\"schema\": \"public\"}')", (world.topic,))
+    upto = conn.execute("select realtime.tick()").fetchone()[0]
+    rows = conn.execute(
+        "select p.event, p.change_schema, p.change_table, p.change_type, m.payload"
+        "  from realtime.change_positions_after(%s, %s, %s) p join realtime.messages m using (id)"
+        " order by p.tick_id, p.id",
+        (start[0], start[1], upto),
+    ).fetchall()
+    changes = [r for r in rows if r[0] == "postgres_changes"]
+    assert {r[3] for r in changes} >= {"INSERT", "UPDATE"}
+    for _, schema, table, kind, payload in changes:
+        assert (schema, table, kind) == (payload["schema"], payload["table"], payload["eventType"])
+    assert [r[1:4] for r in rows if r[0] == "typing"] == [(None, None, None)]

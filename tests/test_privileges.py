@@ -148,6 +148,9 @@ def definer_calls(w: World) -> dict[str, str]:
         "realtime.positions_after(bigint,bigint,bigint,text[],integer)": (
             "select * from realtime.positions_after(0, 0, 100)"
         ),
+        "realtime.change_positions_after(bigint,bigint,bigint,text[],integer)": (
+            "select * from realtime.change_positions_after(0, 0, 100)"
+        ),
         "realtime.head()": "select * from realtime.head()",
         "realtime.cursor_state(bigint)": "select * from realtime.cursor_state(1)",
         "realtime.prune(interval)": "select realtime.prune('0 seconds')",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -203,7 +203,7 @@ class Binding:
     table: str | None = None
     filter: Filter | None = None
 
-    def matches(self, event_name: str, payload: dict[str, Any]) -> bool:
+    def matches(self, event_name: str, payload: Mapping[str, Any]) -> bool:
         if self.table is None:
             return event_name == self.event
         if event_name != "postgres_changes":
@@ -225,7 +225,7 @@ class Subscription:
     key: str  # the channel name after its prefix, e.g. the ticket uuid
     bindings: tuple[Binding, ...]
 
-    def wants(self, event_name: str, payload: dict[str, Any]) -> bool:
+    def wants(self, event_name: str, payload: Mapping[str, Any]) -> bool:
         return any(b.matches(event_name, payload) for b in self.bindings if b.event != PRESENCE)
 
     @property

@@ -35,9 +35,10 @@ select tick_id, id from realtime.head()
 select realtime.cursor_state(%(tick)s) as state
 
 -- positions_after --
--- Positions after a cursor up to a tick, optionally for some topics only.
-select tick_id, id, topic, event
-  from realtime.positions_after(%(after_tick)s, %(after_id)s, %(upto_tick)s, %(topics)s, %(limit)s)
+-- Positions after a cursor up to a tick, optionally for some topics only, with each change's
+-- schema, table and eventType (bindings match on them without parsing the payload).
+select tick_id, id, topic, event, change_schema, change_table, change_type
+  from realtime.change_positions_after(%(after_tick)s, %(after_id)s, %(upto_tick)s, %(topics)s, %(limit)s)
 
 -- authorize --
 -- Whether a user may subscribe to a channel: its authorize function, run as the user
