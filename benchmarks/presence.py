@@ -74,26 +74,25 @@ def wal_lsn(conn: psycopg.Connection) -> int:
 def storage(url: str, updates: int) -> dict:
     """WAL bytes and µs per presence update, by where it is kept."""
     refs = [uuid.uuid4() for _ in range(100)]
-    variants = {
-        "unlogged table + NOTIFY": UPSERT.format(table="realtime.presences")
-        + "; select pg_notify('bench_presence', %(topic)s)",
-        "logged table + NOTIFY": UPSERT.format(table="bench_presences_logged")
-        + "; select pg_notify('bench_presence', %(topic)s)",
-        "durable log (realtime.send)": (
+    notify = "select pg_notify('bench_presence', %(topic)s)"
+    variants = {  # the statements of one update's transaction
+        "unlogged table + NOTIFY": [UPSERT.format(table="realtime.presences"), notify],
+        "logged table + NOTIFY": [UPSERT.format(table="bench_presences_logged"), notify],
+        "durable log (realtime.send)": [
             "select realtime.send(%(topic)s, 'presence_bench',"
             " jsonb_build_object('ref', %(ref)s::text, 'state', %(state)s::jsonb))"
-        ),
+        ],
     }
     out = {}
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("create table bench_presences_logged (like realtime.presences including all)")
-        for name, statement in variants.items():
+        for name, statements in variants.items():
             before, started = wal_lsn(conn), time.perf_counter()
             for n in range(updates):
                 with conn.transaction():
-                    for part in statement.split("; "):
+                    for statement in statements:
                         conn.execute(
-                            part,
+                            statement,
                             {
                                 "topic": f"ticket-threads:{n % 100}",
                                 "ref": refs[n % 100],

@@ -21,6 +21,7 @@ from tests.processes import ServerProcess
 from tests.servers import RunningServer, start_server
 from tests.sse import StreamReader, stream_url, system_type
 from tests.support import World
+from threadcast import presence
 
 # How long a presence change may take to reach another stream: the issue's second; the
 # delivery itself is a NOTIFY and one read (~20 ms cycles).
@@ -498,3 +499,64 @@ def test_a_client_leaving_mid_body_is_no_server_error(
     ]
     assert conn.execute("select count(*) from realtime.presences").fetchone()[0] == 0
     assert httpx.get(f"{live_server.url}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("chunk", [2, 3, 4])
+def test_viewers_read_in_chunks_each_get_their_own(
+    conn: psycopg.Connection,
+    live_server: RunningServer,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: int,
+) -> None:
+    """Three viewer identities read in statements of `chunk` identities (over, at and under
+    it): each gets what it may see, the customer without the internal composition."""
+    monkeypatch.setattr(presence, "READ_CHUNK", chunk)
+    colleague = uuid.uuid4()
+    conn.execute("insert into users (id, display_name) values (%s, 'Colleague')", (colleague,))
+    conn.execute(
+        "insert into org_members (org_id, user_id) values (%s, %s)", (world.org_a, colleague)
+    )
+    viewers = {name: watch(live_server, user, world.topic) for name, user in (
+        ("agent", world.agent), ("colleague", colleague), ("customer", world.customer)
+    )}  # fmt: skip
+    ada = viewers["agent"]
+    assert track(
+        live_server, world.agent, world.topic, {"internal": True}, connection_of(ada)
+    ).is_success
+    assert track(
+        live_server, world.agent, world.topic, {"public": 1}, connection_of(ada)
+    ).is_success
+    for name in ("agent", "colleague"):
+        reader = viewers[name]
+        reader.wait_for(lambda evs, r=reader: len(states(presence_frames(r, "join"))) == 2)
+    customer = viewers["customer"]
+    customer.wait_for(lambda evs: presence_frames(customer, "join") != [])
+    time.sleep(0.2)
+    assert states(presence_frames(customer, "join")) == [{"public": 1}]
+    for reader in viewers.values():
+        reader.close()
+
+
+def test_a_viewer_whose_access_is_revoked_sees_the_presences_leave(
+    conn: psycopg.Connection, live_server: RunningServer, world: World
+) -> None:
+    """The channel's rule is judged again on every read: an agent removed from the
+    organisation gets `leave` for what it saw, and no later join."""
+    carl = watch(live_server, world.customer, world.topic)
+    ada = watch(live_server, world.agent, world.topic)
+    ref = uuid.uuid4()
+    assert track(
+        live_server, world.customer, world.topic, {"n": 1}, connection_of(carl), ref
+    ).is_success
+    ada.wait_for(lambda evs: presence_frames(ada, "join") != [])
+    conn.execute("delete from org_members where user_id = %s", (world.agent,))
+    assert track(
+        live_server, world.customer, world.topic, {"n": 2}, connection_of(carl), ref
+    ).is_success
+    ada.wait_for(lambda evs: presence_frames(ada, "leave") != [])
+    time.sleep(0.2)
+    assert states(presence_frames(ada, "join")) == [{"n": 1}]
+    assert states(presence_frames(ada, "leave")) == [{"n": 1}]
+    carl.close()
+    ada.close()
